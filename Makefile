@@ -1,0 +1,40 @@
+# The two commands: `make dev` (local stack) and `make test` (lint, types, every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STAGE ?= prod
+PORT ?= 8000
+AWS_PORT ?= 4566
+
+.PHONY: dev test lint typecheck unit functional e2e package bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet 'pip>=23,<26.3'  # chalice's packager requires pip < 26.3
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/python -m devstack --port $(PORT) --aws-port $(AWS_PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest tests
+
+unit functional e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/$@
+
+package: $(STAMP)
+	rm -rf dist
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) --merge-template .chalice/resources.json dist
+	$(BIN)/cfn-lint dist/sam.json
+
+clean:
+	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

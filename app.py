@@ -1,0 +1,96 @@
+"""Contacts API: routes and event handlers only; each parses, calls one service, renders."""
+
+from __future__ import annotations
+
+from chalice.app import Chalice, Request, Response
+
+from chalicelib.schemas import (
+    KEYS,
+    READ,
+    WRITE,
+    ContactCreate,
+    ContactPatch,
+    KeyCreate,
+    ListQuery,
+    SearchBody,
+    TagsBody,
+)
+from chalicelib.services import auth, contacts
+from chalicelib.services.auth import Principal
+from chalicelib.web import Api, parse_body, parse_query, query_flag, render
+
+app = Chalice(app_name="contacts-api")
+api = Api(app)
+
+
+@api.route("/api/health", "GET", scope=None)
+def health(request: Request) -> Response:
+    return Response({"status": "ok"})
+
+
+# Contacts
+
+
+@api.route("/api/contacts", "POST", scope=WRITE, idempotent=True)
+def create_contact(request: Request, principal: Principal) -> Response:
+    return render(contacts.create_contact(principal, parse_body(request, ContactCreate)), 201)
+
+
+@api.route("/api/contacts", "GET", scope=READ)
+def list_contacts(request: Request, principal: Principal) -> Response:
+    return render(contacts.list_contacts(principal, parse_query(request, ListQuery)))
+
+
+@api.route("/api/contacts/search", "POST", scope=READ)
+def search_contacts(request: Request, principal: Principal) -> Response:
+    return render(contacts.search_contacts(principal, parse_body(request, SearchBody, empty={})))
+
+
+@api.route("/api/contacts/{contact_id}", "GET", scope=READ)
+def get_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.get_contact(principal, contact_id))
+
+
+@api.route("/api/contacts/{contact_id}", "PATCH", scope=WRITE, idempotent=True)
+def update_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.update_contact(principal, contact_id, parse_body(request, ContactPatch)))
+
+
+@api.route("/api/contacts/{contact_id}", "DELETE", scope=WRITE, idempotent=True)
+def delete_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    if query_flag(request, "permanent"):
+        return render(contacts.erase_contact(principal, contact_id))
+    return render(contacts.archive_contact(principal, contact_id), exclude_none=True)
+
+
+@api.route("/api/contacts/{contact_id}/restore", "POST", scope=WRITE, idempotent=True)
+def restore_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.restore_contact(principal, contact_id))
+
+
+@api.route("/api/contacts/{contact_id}/tags", "POST", scope=WRITE, idempotent=True)
+def add_contact_tags(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.add_tags(principal, contact_id, parse_body(request, TagsBody).tags))
+
+
+@api.route("/api/contacts/{contact_id}/tags", "DELETE", scope=WRITE, idempotent=True)
+def remove_contact_tags(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.remove_tags(principal, contact_id, parse_body(request, TagsBody).tags))
+
+
+# API keys
+
+
+@api.route("/api/keys", "POST", scope=KEYS, idempotent=True)
+def create_key(request: Request, principal: Principal) -> Response:
+    return render(auth.create_key(principal, parse_body(request, KeyCreate)), 201)
+
+
+@api.route("/api/keys", "GET", scope=KEYS)
+def list_keys(request: Request, principal: Principal) -> Response:
+    return render(auth.list_keys(principal))
+
+
+@api.route("/api/keys/{key_id}", "DELETE", scope=KEYS, idempotent=True)
+def revoke_key(request: Request, principal: Principal, key_id: str) -> Response:
+    return render(auth.revoke_key(principal, key_id))

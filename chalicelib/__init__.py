@@ -1,0 +1,1 @@
+"""Contacts service: everything deployed beside app.py."""

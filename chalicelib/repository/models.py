@@ -1,0 +1,130 @@
+"""PynamoDB models: one class per item type; `.chalice/resources.json` declares the same tables.
+
+Tables (see docs/data-model.md):
+- contacts       tenantId + email            the contact itself
+- contact-keys   tenantId + key              "id#<uuid>" and "ext#<externalId>" pointers to the email
+- memberships    pk + sk                     "<tenant>#tag#<tag>" / "<tenant>#group#<id>" -> email
+- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    VersionAttribute,
+)
+from pynamodb.models import Model
+
+from chalicelib.settings import settings
+
+
+class _Meta:
+    region = settings.region
+
+
+class ContactItem(Model):
+    class Meta(_Meta):
+        table_name = settings.contacts_table
+
+    tenant_id = UnicodeAttribute(hash_key=True, attr_name="tenantId")
+    email = UnicodeAttribute(range_key=True)
+    contact_id = UnicodeAttribute(attr_name="id")
+    first_name = UnicodeAttribute(null=True, attr_name="firstName")
+    last_name = UnicodeAttribute(null=True, attr_name="lastName")
+    company = UnicodeAttribute(null=True)
+    job_title = UnicodeAttribute(null=True, attr_name="jobTitle")
+    phone = UnicodeAttribute(null=True)
+    website = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    subscription = UnicodeAttribute(default="unconfirmed")
+    external_id = UnicodeAttribute(null=True, attr_name="externalId")
+    source = UnicodeAttribute(default="api")
+    tags = UnicodeSetAttribute(null=True)
+    group_ids = UnicodeSetAttribute(null=True, attr_name="groupIds")
+    custom_fields = JSONAttribute(null=True, attr_name="customFields")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    deleted_at = UnicodeAttribute(null=True, attr_name="deletedAt")
+    # Optimistic locking: every single-contact write is conditioned on the version it read.
+    version = VersionAttribute()
+
+    def membership_keys(self) -> set[str]:
+        """The membership partitions this contact belongs to ("tag#x", "group#id")."""
+        return {f"tag#{t}" for t in self.tags or ()} | {f"group#{g}" for g in self.group_ids or ()}
+
+
+class ContactKeyItem(Model):
+    """Pointer from a stable identity (contact id, external id) to the contact's current email.
+
+    GetItem on it is strongly consistent, unlike a GSI, so GET /contacts/{id}
+    sees a contact right after it is created or its email changes.
+    """
+
+    class Meta(_Meta):
+        table_name = settings.contact_keys_table
+
+    tenant_id = UnicodeAttribute(hash_key=True, attr_name="tenantId")
+    key = UnicodeAttribute(range_key=True)
+    email = UnicodeAttribute()
+    contact_id = UnicodeAttribute(attr_name="id")
+
+
+class MembershipItem(Model):
+    """One (tenant, tag or group, contact) membership: lists by tag or group without a scan."""
+
+    class Meta(_Meta):
+        table_name = settings.memberships_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # the member's email
+    contact_id = UnicodeAttribute(attr_name="id")
+
+
+class _MetaTableItem(Model):
+    class Meta(_Meta):
+        table_name = settings.meta_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class TenantItem(_MetaTableItem):
+    name = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+
+
+class ApiKeyItem(_MetaTableItem):
+    """The key's record under its tenant (pk TENANT#<id>, sk KEY#<keyId>), for listing and revoking."""
+
+    key_id = UnicodeAttribute(attr_name="keyId")
+    name = UnicodeAttribute()
+    scopes = UnicodeSetAttribute()
+    key_hash = UnicodeAttribute(attr_name="keyHash")
+    prefix = UnicodeAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    revoked_at = UnicodeAttribute(null=True, attr_name="revokedAt")
+
+
+class ApiKeyHashItem(_MetaTableItem):
+    """Lookup by the SHA-256 of a key (pk KEYHASH#<hash>); deleted on revoke, so revocation is immediate."""
+
+    tenant_id = UnicodeAttribute(attr_name="tenantId")
+    key_id = UnicodeAttribute(attr_name="keyId")
+    scopes = UnicodeSetAttribute()
+
+
+class IdempotencyItem(_MetaTableItem):
+    """A request seen with an Idempotency-Key (pk TENANT#<id>, sk IDEMPOTENCY#<key>)."""
+
+    fingerprint = UnicodeAttribute()
+    state = UnicodeAttribute()  # in_progress | done
+    response_status = NumberAttribute(null=True, attr_name="responseStatus")
+    response_body = UnicodeAttribute(null=True, attr_name="responseBody")
+    expires_at = NumberAttribute(attr_name="expiresAt")  # epoch seconds, the table's TTL attribute
+
+
+ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem)
+TTL_ATTRIBUTE = {settings.meta_table: "expiresAt"}

@@ -1,0 +1,1 @@
+"""Business rules; they never see a Chalice request and reach DynamoDB only through the repository."""

@@ -1,0 +1,297 @@
+"""Single-contact CRUD, tags, listing and search."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib import errors
+from chalicelib.clock import now_iso
+from chalicelib.repository import contacts as repo
+from chalicelib.repository.models import ContactItem
+from chalicelib.schemas import (
+    MAX_TAGS,
+    Contact,
+    ContactCreate,
+    ContactPage,
+    ContactPatch,
+    Deleted,
+    ListQuery,
+    SearchBody,
+)
+from chalicelib.services import cursors
+from chalicelib.services.auth import Principal
+
+# Fields a PATCH may set, by their API name and the item attribute they map to.
+PATCHABLE = {
+    "email": "email",
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "company": "company",
+    "jobTitle": "job_title",
+    "phone": "phone",
+    "website": "website",
+    "status": "status",
+    "subscription": "subscription",
+    "externalId": "external_id",
+}
+NOT_NULLABLE = {"email", "subscription"}
+MAX_VERSION_RETRIES = 5
+# A filtered listing reads at most this many contacts per request, then answers a
+# (possibly short) page with a cursor, so that a rare match cannot time the request out.
+MAX_EXAMINED_PER_PAGE = 5000
+
+
+def to_contact(item: ContactItem) -> Contact:
+    return Contact(
+        id=item.contact_id,
+        email=item.email,
+        firstName=item.first_name,
+        lastName=item.last_name,
+        company=item.company,
+        jobTitle=item.job_title,
+        phone=item.phone,
+        website=item.website,
+        status=item.status,
+        subscription=item.subscription,  # type: ignore[arg-type]
+        externalId=item.external_id,
+        source=item.source,
+        tags=sorted(item.tags or ()),
+        groupIds=sorted(item.group_ids or ()),
+        customFields=item.custom_fields or {},
+        createdAt=item.created_at,
+        updatedAt=item.updated_at,
+        deletedAt=item.deleted_at,
+    )
+
+
+def _conflict(reason: str) -> errors.Conflict:
+    if reason == "externalId":
+        return errors.Conflict("Another contact already has this externalId.")
+    if reason == "version":
+        return errors.Conflict("The contact was changed by another request; retry.")
+    return errors.Conflict("A contact with this email already exists.")
+
+
+def create_contact(principal: Principal, body: ContactCreate, source: str = "api") -> Contact:
+    now = now_iso()
+    item = ContactItem(
+        principal.tenant_id,
+        body.email,
+        contact_id=str(uuid.uuid4()),
+        first_name=body.firstName,
+        last_name=body.lastName,
+        company=body.company,
+        job_title=body.jobTitle,
+        phone=body.phone,
+        website=body.website,
+        status=body.status,
+        subscription=body.subscription,
+        external_id=body.externalId,
+        source=source,
+        tags=set(body.tags) or None,
+        custom_fields=body.customFields or None,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        repo.create(item)
+    except repo.ContactConflict as conflict:
+        raise _conflict(conflict.reason) from None
+    return to_contact(item)
+
+
+def _load(principal: Principal, contact_id: str) -> ContactItem:
+    item = repo.get_by_id(principal.tenant_id, contact_id)
+    if item is None:
+        raise errors.NotFound("No such contact.")
+    return item
+
+
+def get_contact(principal: Principal, contact_id: str) -> Contact:
+    return to_contact(_load(principal, contact_id))
+
+
+def _modify(principal: Principal, contact_id: str, change: Callable[[ContactItem], None]) -> ContactItem:
+    """Read, change a copy, write it back conditioned on the version read; re-read on a race."""
+    for _ in range(MAX_VERSION_RETRIES):
+        old = _load(principal, contact_id)
+        new = ContactItem.from_raw_data(old.serialize())
+        change(new)
+        if new.serialize() == old.serialize():
+            return old  # nothing changes, nothing is written
+        new.updated_at = now_iso()
+        try:
+            if new.email != old.email or new.external_id != old.external_id:
+                repo.replace(old, new)
+            else:
+                repo.save(new)
+                repo.sync_memberships(old, new)
+            return new
+        except repo.ContactConflict as conflict:
+            if conflict.reason != "version":
+                raise _conflict(conflict.reason) from None
+    raise _conflict("version")
+
+
+def _apply_patch(patch: ContactPatch) -> Callable[[ContactItem], None]:
+    def change(item: ContactItem) -> None:
+        for name in patch.model_fields_set:
+            value = getattr(patch, name)
+            if value is None and name in NOT_NULLABLE:
+                raise errors.ValidationFailed(
+                    "The contact is not valid.", details=[{"field": name, "message": "may not be null"}]
+                )
+            if name in PATCHABLE:
+                setattr(item, PATCHABLE[name], value)
+            elif name == "tags":
+                item.tags = set(value or ()) or None
+            elif name == "customFields":
+                item.custom_fields = _merge_custom_fields(item.custom_fields, value)
+
+    return change
+
+
+def _merge_custom_fields(stored: dict[str, Any] | None, patch: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`customFields: null` clears them all; otherwise keys merge and a key set to null is removed."""
+    if patch is None:
+        return None
+    merged = {**(stored or {}), **patch}
+    return {key: value for key, value in merged.items() if value is not None} or None
+
+
+def update_contact(principal: Principal, contact_id: str, patch: ContactPatch) -> Contact:
+    return to_contact(_modify(principal, contact_id, _apply_patch(patch)))
+
+
+def archive_contact(principal: Principal, contact_id: str) -> Deleted:
+    def archive(item: ContactItem) -> None:
+        item.deleted_at = item.deleted_at or now_iso()
+
+    _modify(principal, contact_id, archive)
+    return Deleted(id=contact_id)
+
+
+def restore_contact(principal: Principal, contact_id: str) -> Contact:
+    def restore(item: ContactItem) -> None:
+        item.deleted_at = None
+
+    return to_contact(_modify(principal, contact_id, restore))
+
+
+def erase_contact(principal: Principal, contact_id: str) -> Deleted:
+    repo.delete_permanently(_load(principal, contact_id))
+    return Deleted(id=contact_id, permanent=True)
+
+
+def add_tags(principal: Principal, contact_id: str, tags: list[str]) -> Contact:
+    def add(item: ContactItem) -> None:
+        merged = set(item.tags or ()) | set(tags)
+        if len(merged) > MAX_TAGS:
+            raise errors.ValidationFailed(
+                f"A contact carries at most {MAX_TAGS} tags.", details=[{"field": "tags", "message": "too many tags"}]
+            )
+        item.tags = merged
+
+    return to_contact(_modify(principal, contact_id, add))
+
+
+def remove_tags(principal: Principal, contact_id: str, tags: list[str]) -> Contact:
+    def remove(item: ContactItem) -> None:
+        item.tags = (set(item.tags or ()) - set(tags)) or None
+
+    return to_contact(_modify(principal, contact_id, remove))
+
+
+@dataclass
+class ContactFilter:
+    text: str | None = None
+    status: str | None = None
+    subscription: str | None = None
+    tags: list[str] = field(default_factory=list)
+    group_ids: list[str] = field(default_factory=list)
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, item: ContactItem) -> bool:
+        if item.deleted_at is not None:
+            return False
+        if self.status is not None and item.status != self.status:
+            return False
+        if self.subscription is not None and item.subscription != self.subscription:
+            return False
+        if not set(self.tags) <= set(item.tags or ()):
+            return False
+        if not set(self.group_ids) <= set(item.group_ids or ()):
+            return False
+        stored = item.custom_fields or {}
+        if any(stored.get(key) != value for key, value in self.custom_fields.items()):
+            return False
+        if self.text:
+            needle = self.text.lower()
+            haystack = (item.email, item.first_name, item.last_name, item.company)
+            return any(needle in value.lower() for value in haystack if value)
+        return True
+
+    def listing(self) -> str:
+        """Which index the listing walks: a membership partition when one narrows it, else the tenant."""
+        if self.tags:
+            return f"tag#{self.tags[0]}"
+        if self.group_ids:
+            return f"group#{self.group_ids[0]}"
+        return "all"
+
+
+def _source(tenant_id: str, listing: str, after: str | None) -> Iterator[ContactItem]:
+    if listing == "all":
+        return repo.iter_tenant(tenant_id, after)
+    return repo.iter_members(tenant_id, listing, after)
+
+
+def _page(principal: Principal, where: ContactFilter, limit: int, cursor: str | None) -> ContactPage:
+    listing = where.listing()
+    after = cursors.decode(cursor, principal.tenant_id, listing)
+    found: list[ContactItem] = []
+    last_examined: str | None = None
+    candidates: Iterable[ContactItem] = _source(principal.tenant_id, listing, after)
+    for examined, item in enumerate(candidates, start=1):
+        last_examined = item.email
+        if where.matches(item):
+            if len(found) == limit:  # one more match exists: there is a next page
+                return ContactPage(
+                    data=[to_contact(i) for i in found],
+                    nextCursor=cursors.encode(principal.tenant_id, listing, found[-1].email),
+                )
+            found.append(item)
+        if examined >= MAX_EXAMINED_PER_PAGE and last_examined is not None:
+            # Everything up to last_examined was looked at, so the next page starts after it.
+            return ContactPage(
+                data=[to_contact(i) for i in found],
+                nextCursor=cursors.encode(principal.tenant_id, listing, last_examined),
+            )
+    return ContactPage(data=[to_contact(i) for i in found], nextCursor=None)
+
+
+def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:
+    where = ContactFilter(
+        text=query.search,
+        status=query.status,
+        subscription=query.subscription,
+        tags=[query.tag] if query.tag else [],
+        group_ids=[query.group] if query.group else [],
+    )
+    return _page(principal, where, query.limit, query.cursor)
+
+
+def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
+    filters = body.filters
+    where = ContactFilter(
+        text=body.query,
+        status=filters.status,
+        subscription=filters.subscription,
+        tags=filters.tags,
+        group_ids=filters.groupIds,
+        custom_fields=filters.customFields,
+    )
+    return _page(principal, where, body.limit, body.cursor)

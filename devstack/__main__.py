@@ -1,0 +1,120 @@
+"""`python -m devstack`: the whole service on this machine, with moto's server as AWS.
+
+Starts moto's server (DynamoDB and friends) on --aws-port, creates every
+resource from `.chalice/resources.json`, bootstraps a demo tenant and prints its
+API key, then serves the Chalice app on --port. The API answers only once all
+of that is done, so a client may poll GET /api/health to know it is ready.
+Pointing AWS_ENDPOINT_URL elsewhere beforehand uses that AWS instead of moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from devstack.resources import ROOT, stage_environment
+
+STAGE = "dev"
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="port of the API (default 8000)")
+    parser.add_argument("--aws-port", type=int, default=4566, help="port of the embedded AWS (default 4566)")
+    return parser.parse_args(argv)
+
+
+def _start_embedded_aws(host: str, port: int) -> Any:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    return server
+
+
+def _configure_environment(aws_endpoint: str | None) -> None:
+    os.environ.update(stage_environment(STAGE))
+    if aws_endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = aws_endpoint
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "devstack")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+
+
+def _create_resources() -> None:
+    import boto3
+
+    from devstack.resources import create_tables
+
+    create_tables(boto3.client("dynamodb"))
+
+
+def _bootstrap_demo_tenant() -> dict[str, Any]:
+    from chalicelib.services.auth import create_tenant
+
+    return create_tenant("Demo").model_dump()
+
+
+def _serve_api(host: str, port: int) -> Any:
+    from chalice.cli.factory import CLIFactory
+    from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
+
+    from devstack.gateway import GatewayRequestHandler
+
+    factory = CLIFactory(project_dir=str(ROOT))
+    config = factory.create_config_obj(chalice_stage_name=STAGE)
+    app = config.chalice_app
+    # As `chalice local` does: a thread-local current_request for the threaded server.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    server = LocalDevServer(app, config, host, port, handler_cls=GatewayRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
+    thread.start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    external = os.environ.get("AWS_ENDPOINT_URL") is not None or os.environ.get("DEVSTACK_REAL_AWS") == "1"
+    moto_server = None
+    endpoint = None
+    if not external:
+        moto_server = _start_embedded_aws(args.host, args.aws_port)
+        endpoint = f"http://{args.host}:{args.aws_port}"
+    _configure_environment(endpoint)
+    _create_resources()
+    tenant = _bootstrap_demo_tenant()
+    api_server = _serve_api(args.host, args.port)
+    ready = {
+        "ready": True,
+        "api": f"http://{args.host}:{args.port}",
+        "aws": endpoint or os.environ.get("AWS_ENDPOINT_URL"),
+        "tenantId": tenant["tenantId"],
+        "apiKey": tenant["apiKey"],
+    }
+    print(f"Contacts API on {ready['api']}  (embedded AWS on {ready['aws']})", flush=True)
+    print(f"Demo tenant {tenant['tenantId']}, API key: {tenant['apiKey']}", flush=True)
+    print(json.dumps(ready), flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    api_server.shutdown()
+    if moto_server is not None:
+        moto_server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

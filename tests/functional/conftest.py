@@ -1,0 +1,75 @@
+"""Functional tests: the Chalice app in-process (chalice.test.Client) on moto's in-memory AWS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.repository.aws import reset_clients
+from chalicelib.services import auth
+from devstack.resources import create_tables
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        reset_clients()
+        create_tables(boto3.client("dynamodb"))
+        yield
+        reset_clients()
+
+
+@pytest.fixture
+def client(aws: None) -> Iterator[Client]:
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+@dataclass
+class Caller:
+    """A tenant's API key bound to the test client: `caller.post("/api/contacts", {...})`."""
+
+    client: Client
+    tenant_id: str
+    key: str
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        sent = {"X-Api-Key": self.key, "Content-Type": "application/json", **(headers or {})}
+        raw = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        return getattr(self.client.http, method.lower())(path, headers=sent, body=raw)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("POST", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("DELETE", path, body, **kw)
+
+
+def new_caller(client: Client, name: str) -> Caller:
+    created = auth.create_tenant(name)
+    return Caller(client, created.tenantId, created.apiKey)
+
+
+@pytest.fixture
+def acme(client: Client) -> Caller:
+    return new_caller(client, "Acme")
+
+
+@pytest.fixture
+def globex(client: Client) -> Caller:
+    return new_caller(client, "Globex")
