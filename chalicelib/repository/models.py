@@ -126,5 +126,8 @@ class IdempotencyItem(_MetaTableItem):
     expires_at = NumberAttribute(attr_name="expiresAt")  # epoch seconds, the table's TTL attribute
 
 
+# One model per table (item types sharing a table derive from its model), for the template check.
 ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem)
-TTL_ATTRIBUTE = {settings.meta_table: "expiresAt"}
+# DynamoDB deletes items whose attribute of this name (epoch seconds) is past; it does so lazily,
+# so every read of such an item compares the expiry itself.
+TTL_ATTRIBUTE = "expiresAt"

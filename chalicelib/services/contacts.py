@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +40,7 @@ PATCHABLE = {
     "externalId": "external_id",
 }
 NOT_NULLABLE = {"email", "subscription"}
-MAX_VERSION_RETRIES = 5
+MAX_VERSION_RETRIES = 8
 # A filtered listing reads at most this many contacts per request, then answers a
 # (possibly short) page with a cursor, so that a rare match cannot time the request out.
 MAX_EXAMINED_PER_PAGE = 5000
@@ -116,7 +118,10 @@ def get_contact(principal: Principal, contact_id: str) -> Contact:
 
 def _modify(principal: Principal, contact_id: str, change: Callable[[ContactItem], None]) -> ContactItem:
     """Read, change a copy, write it back conditioned on the version read; re-read on a race."""
-    for _ in range(MAX_VERSION_RETRIES):
+    for attempt in range(MAX_VERSION_RETRIES):
+        if attempt:
+            # Racing writers retry at random moments so that they do not collide again in lockstep.
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
         old = _load(principal, contact_id)
         new = ContactItem.from_raw_data(old.serialize())
         change(new)
