@@ -54,9 +54,10 @@ def _configure_environment(aws_endpoint: str | None) -> None:
 def _create_resources() -> None:
     import boto3
 
-    from devstack.resources import create_tables
+    from devstack.resources import create_queues, create_tables
 
     create_tables(boto3.client("dynamodb"))
+    create_queues(boto3.client("sqs"))
 
 
 def _bootstrap_demo_tenant() -> dict[str, Any]:
