@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, Request, Response, SQSEvent
 
 from chalicelib.schemas import (
     KEYS,
     READ,
+    WEBHOOKS,
     WRITE,
     ContactCreate,
     ContactPatch,
@@ -15,8 +16,10 @@ from chalicelib.schemas import (
     SearchBody,
     TagsBody,
 )
-from chalicelib.services import auth, contacts
+from chalicelib.schemas_webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
+from chalicelib.services import auth, contacts, webhook_delivery, webhooks
 from chalicelib.services.auth import Principal
+from chalicelib.settings import settings
 from chalicelib.web import Api, parse_body, parse_query, query_flag, render
 
 app = Chalice(app_name="contacts-api")
@@ -94,3 +97,47 @@ def list_keys(request: Request, principal: Principal) -> Response:
 @api.route("/api/keys/{key_id}", "DELETE", scope=KEYS, idempotent=True)
 def revoke_key(request: Request, principal: Principal, key_id: str) -> Response:
     return render(auth.revoke_key(principal, key_id))
+
+
+# Webhooks
+
+
+@api.route("/api/webhooks", "POST", scope=WEBHOOKS, idempotent=True)
+def create_webhook(request: Request, principal: Principal) -> Response:
+    return render(webhooks.create_webhook(principal, parse_body(request, WebhookCreate)), 201)
+
+
+@api.route("/api/webhooks", "GET", scope=WEBHOOKS)
+def list_webhooks(request: Request, principal: Principal) -> Response:
+    return render(webhooks.list_webhooks(principal))
+
+
+@api.route("/api/webhooks/{webhook_id}", "GET", scope=WEBHOOKS)
+def get_webhook(request: Request, principal: Principal, webhook_id: str) -> Response:
+    return render(webhooks.get_webhook(principal, webhook_id))
+
+
+@api.route("/api/webhooks/{webhook_id}", "PATCH", scope=WEBHOOKS, idempotent=True)
+def update_webhook(request: Request, principal: Principal, webhook_id: str) -> Response:
+    return render(webhooks.update_webhook(principal, webhook_id, parse_body(request, WebhookPatch)))
+
+
+@api.route("/api/webhooks/{webhook_id}", "DELETE", scope=WEBHOOKS, idempotent=True)
+def delete_webhook(request: Request, principal: Principal, webhook_id: str) -> Response:
+    return render(webhooks.delete_webhook(principal, webhook_id), exclude_none=True)
+
+
+@api.route("/api/webhooks/{webhook_id}/deliveries", "GET", scope=WEBHOOKS)
+def list_webhook_deliveries(request: Request, principal: Principal, webhook_id: str) -> Response:
+    return render(webhooks.list_deliveries(principal, webhook_id, parse_query(request, DeliveriesQuery)))
+
+
+@api.route("/api/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", "POST", scope=WEBHOOKS, idempotent=True)
+def retry_webhook_delivery(request: Request, principal: Principal, webhook_id: str, delivery_id: str) -> Response:
+    return render(webhooks.retry_delivery(principal, webhook_id, delivery_id), 202)
+
+
+@app.on_sqs_message(queue=settings.events_queue, batch_size=10)
+def deliver_webhooks(event: SQSEvent) -> None:
+    """Fan events out to endpoints and attempt deliveries; never raises (no partial-batch response)."""
+    webhook_delivery.deliver_webhooks([record.body for record in event], event.context)

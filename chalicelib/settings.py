@@ -11,6 +11,12 @@ STAGE_DEFAULT_TABLES = {
     "MEMBERSHIPS_TABLE": "fli-dev-memberships",
     "META_TABLE": "fli-dev-meta",
 }
+STAGE_DEFAULT_QUEUES = {
+    "EVENTS_QUEUE": "fli-dev-events",
+    "EVENTS_DLQ": "fli-dev-events-dlq",
+}
+# Seconds to wait after failed attempt n (1-based) before attempt n+1: 8 attempts over about 27 hours.
+PRODUCTION_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,12 @@ class Settings:
     contact_keys_table: str
     memberships_table: str
     meta_table: str
+    events_queue: str
+    events_dlq: str
+    # Dev stage only: let webhooks reach http:// on loopback so local receivers work.
+    webhooks_allow_loopback_http: bool
+    webhook_retry_schedule: tuple[int, ...]
+    webhook_timeout_seconds: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -36,7 +48,19 @@ class Settings:
             contact_keys_table=table("CONTACT_KEYS_TABLE"),
             memberships_table=table("MEMBERSHIPS_TABLE"),
             meta_table=table("META_TABLE"),
+            events_queue=env.get("EVENTS_QUEUE") or STAGE_DEFAULT_QUEUES["EVENTS_QUEUE"],
+            events_dlq=env.get("EVENTS_DLQ") or STAGE_DEFAULT_QUEUES["EVENTS_DLQ"],
+            webhooks_allow_loopback_http=env.get("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
+            webhook_retry_schedule=_schedule(env.get("WEBHOOK_RETRY_SCHEDULE")),
+            webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 10),
         )
+
+
+def _schedule(raw: str | None) -> tuple[int, ...]:
+    """WEBHOOK_RETRY_SCHEDULE="1,2" (seconds between attempts) shortens retries for tests."""
+    if not raw:
+        return PRODUCTION_RETRY_SCHEDULE
+    return tuple(int(part) for part in raw.split(",") if part.strip())
 
 
 settings = Settings.from_env()

@@ -2,7 +2,8 @@
 
 Starts moto's server (DynamoDB and friends) on --aws-port, creates every
 resource from `.chalice/resources.json`, bootstraps a demo tenant and prints its
-API key, then serves the Chalice app on --port. The API answers only once all
+API key, then serves the Chalice app on --port and runs the SQS-triggered handler
+(webhook delivery) on a poller thread against the embedded queue. The API answers only once all
 of that is done, so a client may poll GET /api/health to know it is ready.
 Pointing AWS_ENDPOINT_URL elsewhere beforehand uses that AWS instead of moto.
 """
@@ -54,9 +55,10 @@ def _configure_environment(aws_endpoint: str | None) -> None:
 def _create_resources() -> None:
     import boto3
 
-    from devstack.resources import create_tables
+    from devstack.resources import create_queues, create_tables
 
     create_tables(boto3.client("dynamodb"))
+    create_queues(boto3.client("sqs"))
 
 
 def _bootstrap_demo_tenant() -> dict[str, Any]:
@@ -83,6 +85,20 @@ def _serve_api(host: str, port: int) -> Any:
     return server
 
 
+def _start_workers() -> list[Any]:
+    """The SQS-triggered handlers, fed by pollers (Chalice's local server runs only HTTP routes)."""
+    import boto3
+
+    import app as app_module
+    from chalicelib.settings import settings
+    from devstack.workers import SqsPoller
+
+    deliver = SqsPoller(
+        boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
+    )
+    return [deliver.start()]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     external = os.environ.get("AWS_ENDPOINT_URL") is not None or os.environ.get("DEVSTACK_REAL_AWS") == "1"
@@ -95,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     _create_resources()
     tenant = _bootstrap_demo_tenant()
     api_server = _serve_api(args.host, args.port)
+    workers = _start_workers()
     ready = {
         "ready": True,
         "api": f"http://{args.host}:{args.port}",
@@ -110,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+    for worker in workers:
+        worker.stop()
     api_server.shutdown()
     if moto_server is not None:
         moto_server.stop()

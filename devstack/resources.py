@@ -31,9 +31,23 @@ def stage_environment(stage: str = "dev") -> dict[str, str]:
 
 
 def resource_env_names(template: dict[str, Any]) -> dict[str, str]:
-    """Logical resource id -> the environment variable that carries its physical name."""
+    """Logical resource id -> the environment variable that carries its physical name.
+
+    Tables are wired with `Ref` (their name); queues with `Fn::GetAtt [Queue, QueueName]`
+    because a queue's `Ref` is its URL.
+    """
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    return {value["Ref"]: name for name, value in variables.items() if isinstance(value, dict) and "Ref" in value}
+    names = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and "Ref" in value:
+            names[value["Ref"]] = name
+        elif isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1] == "QueueName":
+            names[value["Fn::GetAtt"][0]] = name
+    return names
+
+
+def _physical_name(env_name: str) -> str:
+    return os.environ.get(env_name) or stage_environment()[env_name]
 
 
 def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -43,7 +57,7 @@ def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[
     tables = {}
     for logical, resource in template["Resources"].items():
         if resource["Type"] == "AWS::DynamoDB::Table":
-            name = os.environ.get(env_names[logical]) or stage_environment()[env_names[logical]]
+            name = _physical_name(env_names[logical])
             tables[name] = resource["Properties"]
     return tables
 
@@ -67,5 +81,36 @@ def create_tables(dynamodb: Any) -> list[str]:
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
             dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        created.append(name)
+    return created
+
+
+def _queue_attributes(props: dict[str, Any], arns: dict[str, str]) -> dict[str, str]:
+    """CloudFormation queue properties as CreateQueue attributes, `Fn::GetAtt [Q, Arn]` resolved."""
+    attributes: dict[str, str] = {}
+    for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+        if key in props:
+            attributes[key] = str(props[key])
+    redrive = props.get("RedrivePolicy")
+    if redrive:
+        target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": arns[target], "maxReceiveCount": redrive["maxReceiveCount"]}
+        )
+    return attributes
+
+
+def create_queues(sqs: Any, template: dict[str, Any] | None = None) -> list[str]:
+    """Create the template's SQS queues (dead-letter queues first, for the redrive policies); answer their names."""
+    template = template or load_template()
+    env_names = resource_env_names(template)
+    queues = {k: r["Properties"] for k, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
+    ordered = sorted(queues, key=lambda logical: "RedrivePolicy" in queues[logical])
+    arns: dict[str, str] = {}
+    created = []
+    for logical in ordered:
+        name = _physical_name(env_names[logical])
+        url = sqs.create_queue(QueueName=name, Attributes=_queue_attributes(queues[logical], arns))["QueueUrl"]
+        arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         created.append(name)
     return created

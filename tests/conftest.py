@@ -15,5 +15,7 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
+# Webhook retries one second apart, three attempts in all (production: docs/webhooks.md); the e2e stack inherits it.
+os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 for name, value in stage_environment("dev").items():
     os.environ.setdefault(name, value)

@@ -4,12 +4,14 @@ Tables (see docs/data-model.md):
 - contacts       tenantId + email            the contact itself
 - contact-keys   tenantId + key              "id#<uuid>" and "ext#<externalId>" pointers to the email
 - memberships    pk + sk                     "<tenant>#tag#<tag>" / "<tenant>#group#<id>" -> email
-- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records
+- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records,
+                                             webhook endpoints and their delivery records
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -124,6 +126,42 @@ class IdempotencyItem(_MetaTableItem):
     response_status = NumberAttribute(null=True, attr_name="responseStatus")
     response_body = UnicodeAttribute(null=True, attr_name="responseBody")
     expires_at = NumberAttribute(attr_name="expiresAt")  # epoch seconds, the table's TTL attribute
+
+
+class WebhookItem(_MetaTableItem):
+    """A tenant's webhook endpoint (pk TENANT#<id>, sk WEBHOOK#<webhookId>)."""
+
+    webhook_id = UnicodeAttribute(attr_name="webhookId")
+    url = UnicodeAttribute()
+    events = UnicodeSetAttribute()
+    description = UnicodeAttribute(null=True)
+    exclude_actor_key_ids = UnicodeSetAttribute(null=True, attr_name="excludeActorKeyIds")
+    secret = UnicodeAttribute()
+    active = BooleanAttribute()
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+
+class DeliveryItem(_MetaTableItem):
+    """One event sent to one endpoint, with its attempts (pk TENANT#<id>#WEBHOOK#<webhookId>, sk DELIVERY#<id>).
+
+    Delivery ids start with the event's time, so a descending query lists an endpoint's deliveries newest first.
+    """
+
+    delivery_id = UnicodeAttribute(attr_name="deliveryId")
+    webhook_id = UnicodeAttribute(attr_name="webhookId")
+    tenant_id = UnicodeAttribute(attr_name="tenantId")
+    event_id = UnicodeAttribute(attr_name="eventId")
+    event_type = UnicodeAttribute(attr_name="eventType")
+    payload = UnicodeAttribute()  # the exact JSON body that is signed and sent
+    status = UnicodeAttribute()  # pending | succeeded | failed
+    attempts = NumberAttribute(default=0)
+    last_status_code = NumberAttribute(null=True, attr_name="lastStatusCode")
+    last_error = UnicodeAttribute(null=True, attr_name="lastError")
+    next_attempt_at = UnicodeAttribute(null=True, attr_name="nextAttemptAt")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    expires_at = NumberAttribute(attr_name="expiresAt")  # epoch seconds: delivery logs are kept 30 days
 
 
 # One model per table (item types sharing a table derive from its model), for the template check.

@@ -23,7 +23,8 @@ from chalicelib.schemas import (
     ListQuery,
     SearchBody,
 )
-from chalicelib.services import cursors
+from chalicelib.schemas_webhooks import EventType
+from chalicelib.services import cursors, events
 from chalicelib.services.auth import Principal
 
 # Fields a PATCH may set, by their API name and the item attribute they map to.
@@ -102,7 +103,9 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         repo.create(item)
     except repo.ContactConflict as conflict:
         raise _conflict(conflict.reason) from None
-    return to_contact(item)
+    contact = to_contact(item)
+    events.publish([events.contact_event("contact.created", principal.tenant_id, contact, events.actor_of(principal))])
+    return contact
 
 
 def _load(principal: Principal, contact_id: str) -> ContactItem:
@@ -116,8 +119,16 @@ def get_contact(principal: Principal, contact_id: str) -> Contact:
     return to_contact(_load(principal, contact_id))
 
 
-def _modify(principal: Principal, contact_id: str, change: Callable[[ContactItem], None]) -> ContactItem:
-    """Read, change a copy, write it back conditioned on the version read; re-read on a race."""
+def _modify(
+    principal: Principal,
+    contact_id: str,
+    change: Callable[[ContactItem], None],
+    event_type: EventType = "contact.updated",
+) -> ContactItem:
+    """Read, change a copy, write it back conditioned on the version read; re-read on a race.
+
+    A write that happened publishes `event_type` with the changed fields and their old and new values.
+    """
     for attempt in range(MAX_VERSION_RETRIES):
         if attempt:
             # Racing writers retry at random moments so that they do not collide again in lockstep.
@@ -134,6 +145,10 @@ def _modify(principal: Principal, contact_id: str, change: Callable[[ContactItem
             else:
                 repo.save(new)
                 repo.sync_memberships(old, new)
+            event = events.contact_change_event(
+                event_type, principal.tenant_id, to_contact(old), to_contact(new), events.actor_of(principal)
+            )
+            events.publish([event])
             return new
         except repo.ContactConflict as conflict:
             if conflict.reason != "version":
@@ -175,7 +190,7 @@ def archive_contact(principal: Principal, contact_id: str) -> Deleted:
     def archive(item: ContactItem) -> None:
         item.deleted_at = item.deleted_at or now_iso()
 
-    _modify(principal, contact_id, archive)
+    _modify(principal, contact_id, archive, "contact.deleted")
     return Deleted(id=contact_id)
 
 
@@ -183,11 +198,16 @@ def restore_contact(principal: Principal, contact_id: str) -> Contact:
     def restore(item: ContactItem) -> None:
         item.deleted_at = None
 
-    return to_contact(_modify(principal, contact_id, restore))
+    return to_contact(_modify(principal, contact_id, restore, "contact.restored"))
 
 
 def erase_contact(principal: Principal, contact_id: str) -> Deleted:
-    repo.delete_permanently(_load(principal, contact_id))
+    item = _load(principal, contact_id)
+    repo.delete_permanently(item)
+    event = events.contact_event(
+        "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
+    )
+    events.publish([event])
     return Deleted(id=contact_id, permanent=True)
 
 

@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from chalicelib.repository.aws import reset_clients
 from chalicelib.services import auth
-from devstack.resources import create_tables
+from devstack.resources import create_queues, create_tables
 
 
 @pytest.fixture
@@ -22,6 +22,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         reset_clients()
         create_tables(boto3.client("dynamodb"))
+        create_queues(boto3.client("sqs"))
         yield
         reset_clients()
 

@@ -1,0 +1,122 @@
+"""Runs the SQS-triggered handlers locally: Chalice's local server serves only HTTP routes.
+
+A poller thread long-polls the queue on the embedded AWS, hands each batch to
+the same handler function Lambda would call, with the event Lambda sends for
+an SQS trigger, and deletes the batch once the handler returned (Lambda's own
+contract: an exception leaves the batch to come back after the visibility
+timeout, and to the dead-letter queue after maxReceiveCount).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("devstack.workers")
+
+
+def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event an SQS trigger gives a Lambda function, from ReceiveMessage's messages."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": message.get("MessageAttributes", {}),
+                "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+@dataclass
+class LambdaContext:
+    """The part of Lambda's context object handlers use."""
+
+    function_name: str
+    timeout_seconds: float
+    started: float = 0.0
+    aws_request_id: str = ""
+    memory_limit_in_mb: int = 1024
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self.started + self.timeout_seconds - time.monotonic()) * 1000)
+
+
+class SqsPoller:
+    """Feeds one queue to one handler, `batch_size` messages at a time, until stopped."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_name: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        function_name: str,
+        batch_size: int = 10,
+        timeout_seconds: float = 300,
+        wait_seconds: int = 1,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        self.queue_arn: str = attributes["QueueArn"]
+        self.region: str = sqs.meta.region_name
+        self.handler = handler
+        self.function_name = function_name
+        self.batch_size = batch_size
+        self.timeout_seconds = timeout_seconds
+        self.wait_seconds = wait_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"sqs:{queue_name}", daemon=True)
+
+    def start(self) -> SqsPoller:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.wait_seconds + 5)
+
+    def poll_once(self) -> int:
+        """Receive one batch (respecting DelaySeconds), run the handler, delete it; answer its size."""
+        answer = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return 0
+        event = sqs_lambda_event(messages, self.queue_arn, self.region)
+        context = LambdaContext(self.function_name, self.timeout_seconds, time.monotonic(), str(uuid.uuid4()))
+        try:
+            self.handler(event, context)
+        except Exception:
+            log.exception("%s raised: the batch comes back after the visibility timeout", self.function_name)
+            return len(messages)
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        return len(messages)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("polling %s failed; retrying", self.queue_url)
+                self._stop.wait(1)
