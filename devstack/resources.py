@@ -114,3 +114,18 @@ def create_queues(sqs: Any, template: dict[str, Any] | None = None) -> list[str]
         arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         created.append(name)
     return created
+
+
+def create_buckets(s3: Any, template: dict[str, Any] | None = None) -> list[str]:
+    """Create the template's S3 buckets that do not exist yet; answer their names."""
+    template = template or load_template()
+    env_names = resource_env_names(template)
+    existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    created = []
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::S3::Bucket":
+            name = _physical_name(env_names[logical])
+            if name not in existing:
+                s3.create_bucket(Bucket=name)
+                created.append(name)
+    return created
