@@ -4,12 +4,13 @@ Tables (see docs/data-model.md):
 - contacts       tenantId + email            the contact itself
 - contact-keys   tenantId + key              "id#<uuid>" and "ext#<externalId>" pointers to the email
 - memberships    pk + sk                     "<tenant>#tag#<tag>" / "<tenant>#group#<id>" -> email
-- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records
+- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records, groups
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
     UnicodeAttribute,
@@ -128,3 +129,20 @@ class IdempotencyItem(_MetaTableItem):
 
 ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem)
 TTL_ATTRIBUTE = {settings.meta_table: "expiresAt"}
+
+
+class GroupItem(_MetaTableItem):
+    """A group under its tenant (pk TENANT#<id>, sk GROUP#<groupId>), for listing and managing."""
+
+    group_id = UnicodeAttribute(attr_name="groupId")
+    name = UnicodeAttribute()
+    double_opt_in = BooleanAttribute(attr_name="doubleOptIn", default=False)
+    confirm_redirect_url = UnicodeAttribute(null=True, attr_name="confirmRedirectUrl")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+
+class GroupLookupItem(_MetaTableItem):
+    """Group id -> tenant (pk GROUP#<groupId>, sk GROUP): the public subscribe route has a group id and no key."""
+
+    tenant_id = UnicodeAttribute(attr_name="tenantId")

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.repository import contacts as repo
+from chalicelib.repository import groups as groups_repo
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas import (
     MAX_TAGS,
@@ -76,6 +77,7 @@ def _conflict(reason: str) -> errors.Conflict:
 
 
 def create_contact(principal: Principal, body: ContactCreate, source: str = "api") -> Contact:
+    require_groups(principal, body.groupIds)
     now = now_iso()
     item = ContactItem(
         principal.tenant_id,
@@ -92,6 +94,7 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         external_id=body.externalId,
         source=source,
         tags=set(body.tags) or None,
+        group_ids=set(body.groupIds) or None,
         custom_fields=body.customFields or None,
         created_at=now,
         updated_at=now,
@@ -295,3 +298,28 @@ def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
         custom_fields=filters.customFields,
     )
     return _page(principal, where, body.limit, body.cursor)
+
+
+def require_groups(principal: Principal, group_ids: list[str]) -> None:
+    """422 unless every id is a group of this tenant (another tenant's group is as unknown as none)."""
+    unknown = sorted(set(group_ids) - groups_repo.existing_ids(principal.tenant_id, group_ids))
+    if unknown:
+        raise errors.ValidationFailed(
+            "Unknown group ids.", details=[{"field": "groupIds", "message": f"no such group: {g}"} for g in unknown]
+        )
+
+
+def add_groups(principal: Principal, contact_id: str, group_ids: list[str]) -> Contact:
+    require_groups(principal, group_ids)
+
+    def add(item: ContactItem) -> None:
+        item.group_ids = set(item.group_ids or ()) | set(group_ids)
+
+    return to_contact(_modify(principal, contact_id, add))
+
+
+def remove_groups(principal: Principal, contact_id: str, group_ids: list[str]) -> Contact:
+    def remove(item: ContactItem) -> None:
+        item.group_ids = (set(item.group_ids or ()) - set(group_ids)) or None
+
+    return to_contact(_modify(principal, contact_id, remove))
