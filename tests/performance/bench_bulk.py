@@ -37,7 +37,7 @@ ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
 TAG = "crm-sync:2026-05-14"
 CONCURRENCY = 8  # chalicelib.repository.batch.CONCURRENCY
 AWS_CALL_MS = 8
-TARGETS = {"callsRatio": 1.10, "timeRatio": 1.5, "peakMemoryMB": 256, "projectedAwsSeconds": 5.0}
+TARGETS = {"callsRatio": 1.10, "timeRatio": 1.5, "requestPeakMB": 256, "projectedAwsSeconds": 5.0}
 
 
 def rows(company: str) -> list[dict[str, Any]]:
@@ -104,6 +104,26 @@ def minimum_calls(rows_created: int, rows_updated: int, tags: int) -> Counter[st
             "BatchWriteItem": math.ceil(rows_created * (2 + tags) / 25) + math.ceil(rows_updated / 25),
         }
     )
+
+
+def fresh_tables(aws: str) -> dict[str, str]:
+    """Empty the moto server and create the tables again, so the direct run starts where the API run started."""
+    import boto3
+
+    from devstack.resources import create_tables, stage_environment
+
+    requests.post(aws + "/moto-api/reset", timeout=30).raise_for_status()
+    env = stage_environment("dev")
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=aws, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    create_tables(dynamodb)
+    return {
+        "contacts": env["CONTACTS_TABLE"],
+        "keys": env["CONTACT_KEYS_TABLE"],
+        "memberships": env["MEMBERSHIPS_TABLE"],
+        "meta": env["META_TABLE"],
+    }
 
 
 def direct_minimum(aws: str, tables: dict[str, str]) -> float:
@@ -236,9 +256,10 @@ def main() -> int:
         "callsRatio": round(total_calls / total_minimum, 3),
         "directSeconds": round(direct_seconds, 2),
         "timeRatio": round(seconds / direct_seconds, 2),
-        # The devstack process holds the API only (moto runs apart): its peak RSS bounds the Lambda's.
-        "peakMemoryMB": peak,
-        "requestGrowthMB": round(peak - baseline["maxRssMB"], 1),
+        # The devstack process holds the API only (moto runs apart). The request's peak is the growth of its
+        # peak RSS over the idle process; the process itself (Chalice's local server, CLI, ...) is reported too.
+        "requestPeakMB": round(peak - baseline["maxRssMB"], 1),
+        "processPeakMB": peak,
         "concurrency": CONCURRENCY,
         "projectedAwsSeconds": round(total_calls * AWS_CALL_MS / 1000 / CONCURRENCY, 2),
     }
