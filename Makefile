@@ -36,5 +36,9 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(STAGE) --merge-template .chalice/resources.json dist
 	$(BIN)/cfn-lint dist/sam.json
 
+# A measurement, not a test: 10,000-row bulk upsert through HTTP, prints one JSON summary (see docs/bulk.md).
+bench: $(STAMP)
+	$(BIN)/python -m tests.performance.bench_bulk
+
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

@@ -16,11 +16,20 @@ from chalicelib.schemas import (
     SearchBody,
     TagsBody,
 )
+from chalicelib.schemas_bulk import (
+    BulkTagsBody,
+    BulkUpsertBody,
+    ContactGroupsBody,
+    GroupCreate,
+    GroupListQuery,
+    GroupMembersBody,
+    GroupPatch,
+)
 from chalicelib.schemas_webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
-from chalicelib.services import auth, contacts, webhook_delivery, webhooks
+from chalicelib.services import auth, bulk, contacts, groups, webhook_delivery, webhooks
 from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
-from chalicelib.web import Api, parse_body, parse_query, query_flag, render
+from chalicelib.web import Api, parse_body, parse_query, query_flag, render, time_left
 
 app = Chalice(app_name="contacts-api")
 api = Api(app)
@@ -141,3 +150,63 @@ def retry_webhook_delivery(request: Request, principal: Principal, webhook_id: s
 def deliver_webhooks(event: SQSEvent) -> None:
     """Fan events out to endpoints and attempt deliveries; never raises (no partial-batch response)."""
     webhook_delivery.deliver_webhooks([record.body for record in event], event.context)
+
+
+# Bulk and groups
+
+
+@api.route("/api/contacts/bulk", "POST", scope=WRITE, idempotent=True)
+def bulk_upsert(request: Request, principal: Principal) -> Response:
+    return render(bulk.bulk_upsert(principal, parse_body(request, BulkUpsertBody), time_left(request)))
+
+
+@api.route("/api/contacts/bulk/tags", "PATCH", scope=WRITE, idempotent=True)
+def bulk_tags(request: Request, principal: Principal) -> Response:
+    return render(bulk.bulk_tags(principal, parse_body(request, BulkTagsBody), time_left(request)))
+
+
+@api.route("/api/contacts/{contact_id}/groups", "POST", scope=WRITE, idempotent=True)
+def add_contact_groups(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.add_groups(principal, contact_id, parse_body(request, ContactGroupsBody).groupIds))
+
+
+@api.route("/api/contacts/{contact_id}/groups", "DELETE", scope=WRITE, idempotent=True)
+def remove_contact_groups(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.remove_groups(principal, contact_id, parse_body(request, ContactGroupsBody).groupIds))
+
+
+@api.route("/api/groups", "POST", scope=WRITE, idempotent=True)
+def create_group(request: Request, principal: Principal) -> Response:
+    return render(groups.create_group(principal, parse_body(request, GroupCreate)), 201)
+
+
+@api.route("/api/groups", "GET", scope=READ)
+def list_groups(request: Request, principal: Principal) -> Response:
+    return render(groups.list_groups(principal, parse_query(request, GroupListQuery)))
+
+
+@api.route("/api/groups/{group_id}", "GET", scope=READ)
+def get_group(request: Request, principal: Principal, group_id: str) -> Response:
+    return render(groups.get_group(principal, group_id))
+
+
+@api.route("/api/groups/{group_id}", "PATCH", scope=WRITE, idempotent=True)
+def update_group(request: Request, principal: Principal, group_id: str) -> Response:
+    return render(groups.update_group(principal, group_id, parse_body(request, GroupPatch)))
+
+
+@api.route("/api/groups/{group_id}", "DELETE", scope=WRITE, idempotent=True)
+def delete_group(request: Request, principal: Principal, group_id: str) -> Response:
+    return render(groups.delete_group(principal, group_id, time_left(request)), exclude_none=True)
+
+
+@api.route("/api/groups/{group_id}/contacts/attach", "POST", scope=WRITE, idempotent=True)
+def attach_group_contacts(request: Request, principal: Principal, group_id: str) -> Response:
+    body = parse_body(request, GroupMembersBody)
+    return render(groups.attach(principal, group_id, body, time_left(request)))
+
+
+@api.route("/api/groups/{group_id}/contacts/detach", "POST", scope=WRITE, idempotent=True)
+def detach_group_contacts(request: Request, principal: Principal, group_id: str) -> Response:
+    body = parse_body(request, GroupMembersBody, empty={})  # an empty body detaches every member
+    return render(groups.detach(principal, group_id, body, time_left(request)))

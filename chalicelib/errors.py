@@ -77,3 +77,12 @@ class RateLimited(ApiError):
 
 class Internal(ApiError):
     status, code = 500, "internal"
+
+
+class Unavailable(ApiError):
+    """The work could not finish before the time limit; what is done stays done, so a retry completes it."""
+
+    status, code = 503, "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

@@ -70,6 +70,7 @@ class ContactCreate(ContactFields):
     email: Email
     subscription: Subscription = "unconfirmed"
     tags: TagList = []
+    groupIds: Annotated[list[str], Field(max_length=MAX_TAGS), AfterValidator(_normalize_tags)] = []
 
 
 class ContactPatch(ContactFields):

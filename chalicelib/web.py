@@ -82,6 +82,14 @@ def query_flag(request: Request, name: str) -> bool:
     return bool(params.get(name) == "true")
 
 
+def time_left(request: Request) -> Callable[[], float] | None:
+    """Seconds the Lambda has left for this request (Chalice's local server and test client provide a context too)."""
+    context = request.lambda_context
+    if context is None:
+        return None
+    return lambda: float(context.get_remaining_time_in_millis()) / 1000
+
+
 def api_key_of(request: Request) -> str | None:
     headers = request.headers
     key: str | None = headers.get("x-api-key")

@@ -29,6 +29,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="port of the API (default 8000)")
     parser.add_argument("--aws-port", type=int, default=4566, help="port of the embedded AWS (default 4566)")
+    parser.add_argument(
+        "--count-calls",
+        action="store_true",
+        help="count DynamoDB calls by operation; SIGUSR1 prints them (and peak memory) as JSON and resets (make bench)",
+    )
     return parser.parse_args(argv)
 
 
@@ -110,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     _configure_environment(endpoint)
     _create_resources()
     tenant = _bootstrap_demo_tenant()
+    if args.count_calls:
+        from devstack.calls import CallCounter
+
+        counter = CallCounter()
+        counter.install()
+        signal.signal(signal.SIGUSR1, counter.print_report)
     api_server = _serve_api(args.host, args.port)
     workers = _start_workers()
     ready = {

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,14 @@ class Stack:
             self.process.kill()
 
 
-def start_stack(timeout: float = 60.0) -> Stack:
+def start_stack(timeout: float = 60.0, *, args: Sequence[str] = (), aws_endpoint: str | None = None) -> Stack:
+    """Start the stack; with `aws_endpoint` it uses that AWS (e.g. a separate moto server) instead of its own."""
     port, aws_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    if aws_endpoint:
+        env.update(AWS_ENDPOINT_URL=aws_endpoint, AWS_ACCESS_KEY_ID="devstack", AWS_SECRET_ACCESS_KEY="devstack")
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", str(port), "--aws-port", str(aws_port)],
+        [sys.executable, "-m", "devstack", "--port", str(port), "--aws-port", str(aws_port), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.repository.aws import client
 
@@ -27,6 +27,7 @@ MAX_DELAY = 2.0
 
 WriteRequest = tuple[str, dict[str, Any]]  # (table name, {"PutRequest": ...} | {"DeleteRequest": ...})
 KeyRequest = tuple[str, dict[str, Any]]  # (table name, key attributes)
+Owner = TypeVar("Owner", bound=Hashable)
 
 
 class BatchIncomplete(Exception):
@@ -65,7 +66,7 @@ def _write_chunk(chunk: Sequence[WriteRequest], deadline: Deadline) -> list[Writ
     pending = list(chunk)
     attempt = 0
     while pending:
-        if attempt and deadline.near():
+        if deadline.near():  # also before the first try: a write started now could not be reported in time
             return pending
         request: dict[str, list[dict[str, Any]]] = {}
         for table, item in pending:
@@ -103,7 +104,7 @@ def _get_chunk(chunk: Sequence[KeyRequest], deadline: Deadline) -> list[tuple[st
     found: list[tuple[str, dict[str, Any]]] = []
     attempt = 0
     while pending:
-        if attempt and deadline.near():
+        if deadline.near():
             raise BatchIncomplete([(t, k) for t, spec in pending.items() for k in spec["Keys"]])
         try:
             answer = client("dynamodb").batch_get_item(RequestItems=pending)
@@ -128,3 +129,28 @@ def batch_get(keys: Iterable[KeyRequest], deadline: Deadline | None = None) -> l
         return []
     with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(chunks))) as pool:
         return [pair for found in pool.map(lambda c: _get_chunk(c, deadline), chunks) for pair in found]
+
+
+def write_in_phases(
+    phases: Sequence[Mapping[Owner, list[WriteRequest]]],
+    deadline: Deadline,
+    identify: Callable[[WriteRequest], Hashable],
+) -> set[Owner]:
+    """Write phase after phase; answer the owners whose requests did not all land.
+
+    Each phase maps an owner (e.g. one contact) to its write requests, all sent
+    together in full 25-item calls whoever owns them. An owner with a request
+    left unprocessed at the deadline is not written in later phases, so a caller
+    can put what must land last (the contact item itself) in the last phase.
+    `identify` gives a request's identity (table and key) that survives the
+    round trip through DynamoDB's UnprocessedItems.
+    """
+    failed: set[Owner] = set()
+    for phase in phases:
+        requests = [request for owner, rs in phase.items() if owner not in failed for request in rs]
+        try:
+            batch_write(requests, deadline)
+        except BatchIncomplete as incomplete:
+            owners = {identify(request): owner for owner, rs in phase.items() for request in rs}
+            failed.update(owners[identify(request)] for request in incomplete.pending)
+    return failed

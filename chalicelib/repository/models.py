@@ -4,7 +4,7 @@ Tables (see docs/data-model.md):
 - contacts       tenantId + email            the contact itself
 - contact-keys   tenantId + key              "id#<uuid>" and "ext#<externalId>" pointers to the email
 - memberships    pk + sk                     "<tenant>#tag#<tag>" / "<tenant>#group#<id>" -> email
-- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records,
+- meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records, groups,
                                              webhook endpoints and their delivery records
 """
 
@@ -169,3 +169,20 @@ ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipIt
 # DynamoDB deletes items whose attribute of this name (epoch seconds) is past; it does so lazily,
 # so every read of such an item compares the expiry itself.
 TTL_ATTRIBUTE = "expiresAt"
+
+
+class GroupItem(_MetaTableItem):
+    """A group under its tenant (pk TENANT#<id>, sk GROUP#<groupId>), for listing and managing."""
+
+    group_id = UnicodeAttribute(attr_name="groupId")
+    name = UnicodeAttribute()
+    double_opt_in = BooleanAttribute(attr_name="doubleOptIn", default=False)
+    confirm_redirect_url = UnicodeAttribute(null=True, attr_name="confirmRedirectUrl")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+
+class GroupLookupItem(_MetaTableItem):
+    """Group id -> tenant (pk GROUP#<groupId>, sk GROUP): the public subscribe route has a group id and no key."""
+
+    tenant_id = UnicodeAttribute(attr_name="tenantId")

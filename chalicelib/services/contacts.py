@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib import errors
 from chalicelib.clock import now_iso
+from chalicelib.repository import bulk as bulk_repo
 from chalicelib.repository import contacts as repo
+from chalicelib.repository import groups as groups_repo
+from chalicelib.repository.batch import Deadline
+from chalicelib.repository.bulk import ContactChange
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas import (
     MAX_TAGS,
@@ -23,7 +27,7 @@ from chalicelib.schemas import (
     ListQuery,
     SearchBody,
 )
-from chalicelib.schemas_webhooks import EventType
+from chalicelib.schemas_webhooks import Actor, EventType
 from chalicelib.services import cursors, events
 from chalicelib.services.auth import Principal
 
@@ -79,6 +83,7 @@ def _conflict(reason: str) -> errors.Conflict:
 
 
 def create_contact(principal: Principal, body: ContactCreate, source: str = "api") -> Contact:
+    require_groups(principal, body.groupIds)
     now = now_iso()
     item = ContactItem(
         principal.tenant_id,
@@ -95,6 +100,7 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         external_id=body.externalId,
         source=source,
         tags=set(body.tags) or None,
+        group_ids=set(body.groupIds) or None,
         custom_fields=body.customFields or None,
         created_at=now,
         updated_at=now,
@@ -320,3 +326,59 @@ def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
         custom_fields=filters.customFields,
     )
     return _page(principal, where, body.limit, body.cursor)
+
+
+def require_groups(principal: Principal, group_ids: list[str]) -> None:
+    """422 unless every id is a group of this tenant (another tenant's group is as unknown as none)."""
+    unknown = sorted(set(group_ids) - groups_repo.existing_ids(principal.tenant_id, group_ids))
+    if unknown:
+        raise errors.ValidationFailed(
+            "Unknown group ids.", details=[{"field": "groupIds", "message": f"no such group: {g}"} for g in unknown]
+        )
+
+
+def add_groups(principal: Principal, contact_id: str, group_ids: list[str]) -> Contact:
+    require_groups(principal, group_ids)
+
+    def add(item: ContactItem) -> None:
+        item.group_ids = set(item.group_ids or ()) | set(group_ids)
+
+    return to_contact(_modify(principal, contact_id, add))
+
+
+def remove_groups(principal: Principal, contact_id: str, group_ids: list[str]) -> Contact:
+    def remove(item: ContactItem) -> None:
+        item.group_ids = (set(item.group_ids or ()) - set(group_ids)) or None
+
+    return to_contact(_modify(principal, contact_id, remove))
+
+
+def publish_changes(
+    tenant_id: str,
+    actor: Actor,
+    changes: Iterable[tuple[ContactItem | None, ContactItem]],
+    **created_data: Any,
+) -> None:
+    """One event per written contact: `contact.created` (with `created_data`) or `contact.updated`, in one publish."""
+    batch = []
+    for before, after in changes:
+        if before is None:
+            batch.append(events.contact_event("contact.created", tenant_id, to_contact(after), actor, **created_data))
+        else:
+            batch.append(
+                events.contact_change_event("contact.updated", tenant_id, to_contact(before), to_contact(after), actor)
+            )
+    events.publish(batch)
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+def store_changes(
+    principal: Principal, changes: Mapping[K, ContactChange], deadline: Deadline, **created_data: Any
+) -> set[K]:
+    """Batch-write many contact changes, publish events for those that landed; answer the keys that did not."""
+    failed = bulk_repo.write_contacts(changes, deadline)
+    written = [(change.old, change.new) for key, change in changes.items() if key not in failed]
+    publish_changes(principal.tenant_id, events.actor_of(principal), written, **created_data)
+    return failed

@@ -11,6 +11,8 @@ from chalicelib.repository import idempotency as repo
 
 TTL_SECONDS = 24 * 3600
 MAX_KEY_LENGTH = 255
+# A meta item holds at most 400 KB; a larger answer (a bulk upsert with results) is not kept for replay.
+MAX_STORED_BODY = 300_000
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,9 @@ def begin(tenant_id: str, key: str, request_fingerprint: str) -> StoredAnswer | 
 
 
 def finish(tenant_id: str, key: str, status: int, body: str) -> None:
-    """Keep a successful answer for replay; forget the key after a failure so a retry runs again."""
-    if 200 <= status < 300:
+    """Keep a successful answer for replay; forget the key after a failure (or for an answer too large to
+    keep) so that a retry runs again."""
+    if 200 <= status < 300 and len(body.encode()) <= MAX_STORED_BODY:
         repo.complete(tenant_id, key, status, body)
     else:
         repo.release(tenant_id, key)

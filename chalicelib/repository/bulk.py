@@ -1,0 +1,155 @@
+"""Contacts read and written many at a time (bulk upsert, bulk tags, group membership), with batch calls only.
+
+Reads are strongly consistent BatchGetItem calls; writes are BatchWriteItem
+calls across the contacts, contact-keys and memberships tables. BatchWriteItem
+takes no condition, so these writes are last-writer-wins per contact; each one
+stores `version + 1` so that a single-contact write that read the previous
+version fails its condition and re-reads instead of overwriting (see docs/bulk.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pynamodb.models import Model
+
+from chalicelib.repository.batch import Deadline, WriteRequest, batch_get, write_in_phases
+from chalicelib.repository.contacts import external_key, id_key, membership_changes, membership_pk
+from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
+
+Owner = TypeVar("Owner", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What a contact-keys item says: the contact with this id lives at this email (if it still does)."""
+
+    email: str
+    contact_id: str
+
+
+@dataclass
+class ContactChange:
+    """A contact as stored before (None: new) and as it must be stored now."""
+
+    old: ContactItem | None
+    new: ContactItem
+
+
+def _key_names(model: type[Model]) -> tuple[str, str]:
+    attributes = model.get_attributes().values()
+    hash_key = next(a.attr_name for a in attributes if a.is_hash_key)
+    range_key = next(a.attr_name for a in attributes if a.is_range_key)
+    return hash_key, range_key
+
+
+_KEY_NAMES = {model.Meta.table_name: _key_names(model) for model in (ContactItem, ContactKeyItem, MembershipItem)}
+
+
+def request_identity(request: WriteRequest) -> tuple[str, str, str]:
+    """(table, hash key, range key) of a write request: how an unprocessed request is traced to its owner."""
+    table, body = request
+    attributes = body["PutRequest"]["Item"] if "PutRequest" in body else body["DeleteRequest"]["Key"]
+    hash_name, range_name = _KEY_NAMES[table]
+    return table, attributes[hash_name]["S"], attributes[range_name]["S"]
+
+
+def load_contacts(tenant_id: str, emails: Iterable[str], deadline: Deadline) -> dict[str, ContactItem]:
+    """The tenant's contacts at these emails (missing ones are absent); BatchIncomplete near the deadline."""
+    table = ContactItem.Meta.table_name
+    keys = [(table, {"tenantId": {"S": tenant_id}, "email": {"S": email}}) for email in set(emails)]
+    found = (ContactItem.from_raw_data(raw) for _, raw in batch_get(keys, deadline))
+    return {contact.email: contact for contact in found}
+
+
+def load_pointers(tenant_id: str, keys: Iterable[str], deadline: Deadline) -> dict[str, Pointer]:
+    """contact-keys items ("id#..." / "ext#...") of the tenant; the caller checks them against the contact."""
+    table = ContactKeyItem.Meta.table_name
+    requests = [(table, {"tenantId": {"S": tenant_id}, "key": {"S": key}}) for key in set(keys)]
+    return {raw["key"]["S"]: Pointer(raw["email"]["S"], raw["id"]["S"]) for _, raw in batch_get(requests, deadline)}
+
+
+def load_by_ids(tenant_id: str, contact_ids: Iterable[str], deadline: Deadline) -> dict[str, ContactItem]:
+    """Contacts by id: pointers first, then the contacts they point at, checked to still carry the id."""
+    pointers = load_pointers(tenant_id, (id_key(i) for i in contact_ids), deadline)
+    contacts = load_contacts(tenant_id, (p.email for p in pointers.values()), deadline)
+    found: dict[str, ContactItem] = {}
+    for pointer in pointers.values():
+        contact = contacts.get(pointer.email)
+        if contact is not None and contact.contact_id == pointer.contact_id:
+            found[contact.contact_id] = contact
+    return found
+
+
+def member_emails(tenant_id: str, membership: str) -> list[str]:
+    """Every email in one membership partition ("group#<id>"), stale entries included."""
+    return [m.sk for m in MembershipItem.query(membership_pk(tenant_id, membership), consistent_read=True)]
+
+
+def delete_memberships(tenant_id: str, membership: str, emails: Iterable[str], deadline: Deadline) -> set[str]:
+    """Delete index entries; answer the emails whose entry could not be deleted before the deadline."""
+    table = MembershipItem.Meta.table_name
+    pk = membership_pk(tenant_id, membership)
+    phase = {email: [(table, {"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": email}}}})] for email in emails}
+    return write_in_phases([phase], deadline, request_identity)
+
+
+def _pointer_put(contact: ContactItem, key: str) -> WriteRequest:
+    item = {
+        "tenantId": {"S": contact.tenant_id},
+        "key": {"S": key},
+        "email": {"S": contact.email},
+        "id": {"S": contact.contact_id},
+    }
+    return ContactKeyItem.Meta.table_name, {"PutRequest": {"Item": item}}
+
+
+def _delete(table: str, hash_name: str, hash_value: str, range_name: str, range_value: str) -> WriteRequest:
+    return table, {"DeleteRequest": {"Key": {hash_name: {"S": hash_value}, range_name: {"S": range_value}}}}
+
+
+def _requests(change: ContactChange) -> tuple[list[WriteRequest], list[WriteRequest]]:
+    """The writes of one contact: (pointers and new memberships, then the contact item and deletions).
+
+    What the first list writes is harmless on its own (readers check pointers and
+    memberships against the contact), so when the deadline stops the second list,
+    the stored contact is still the old one and a retry of the row redoes everything.
+    """
+    old, new = change.old, change.new
+    first: list[WriteRequest] = []
+    last: list[WriteRequest] = []
+    moved = old is not None and old.email != new.email
+    if old is None or moved:
+        first.append(_pointer_put(new, id_key(new.contact_id)))
+    if new.external_id and (old is None or moved or new.external_id != old.external_id):
+        first.append(_pointer_put(new, external_key(new.external_id)))
+    for request in membership_changes(old, new):
+        (first if "PutRequest" in request[1] else last).append(request)
+    new.version = (old.version or 0) + 1 if old is not None else 1
+    last.append((ContactItem.Meta.table_name, {"PutRequest": {"Item": new.serialize()}}))
+    if old is not None and moved:
+        last.append(_delete(ContactItem.Meta.table_name, "tenantId", old.tenant_id, "email", old.email))
+    if old is not None and old.external_id and old.external_id != new.external_id:
+        last.append(
+            _delete(ContactKeyItem.Meta.table_name, "tenantId", old.tenant_id, "key", external_key(old.external_id))
+        )
+    return first, last
+
+
+def write_contacts(changes: Mapping[Owner, ContactChange], deadline: Deadline) -> set[Owner]:
+    """Store every change with batch writes; answer the owners whose contact was not (fully) written.
+
+    Keys must not repeat across changes (two changes never touch one email or externalId).
+    """
+    first: dict[Owner, list[WriteRequest]] = {}
+    last: dict[Owner, list[WriteRequest]] = {}
+    for owner, change in changes.items():
+        first[owner], last[owner] = _requests(change)
+    return write_in_phases([first, last], deadline, request_identity)
+
+
+def contact_attributes(contact: ContactItem) -> dict[str, Any]:
+    """The raw item, for comparisons that must not depend on PynamoDB object identity."""
+    return contact.serialize()

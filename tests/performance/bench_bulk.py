@@ -1,0 +1,272 @@
+"""`make bench`: a 10,000-row bulk upsert (create, then update of every row) through HTTP on the local stack.
+
+Not a pytest test (not collected): a measurement that prints one JSON summary.
+
+- A moto server runs in a process of its own, so that the devstack process holds
+  only the API (its memory is the request's) and both the API and the direct
+  calls below talk to the same embedded AWS over HTTP.
+- The devstack runs with --count-calls: it counts DynamoDB calls by operation
+  with a botocore `before-call` hook and reports them on SIGUSR1.
+- The minimum: what the data model needs for these rows (1 GetItem to
+  authenticate each request; BatchGetItem of 100 contacts; BatchWriteItem of 25
+  items: a new row writes contact + id pointer + one membership per tag, an
+  updated row writes its contact). That very set of calls is then issued directly
+  with boto3 on the same number of threads, and timed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from tests.stack import ROOT, HttpCaller, Stack, create_tenant, free_port, start_stack
+
+ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
+TAG = "crm-sync:2026-05-14"
+CONCURRENCY = 8  # chalicelib.repository.batch.CONCURRENCY
+AWS_CALL_MS = 8
+TARGETS = {"callsRatio": 1.10, "timeRatio": 1.5, "requestPeakMB": 256, "projectedAwsSeconds": 5.0}
+
+
+def rows(company: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "email": f"user{i:05d}@bench.example.com",
+            "firstName": f"First{i}",
+            "lastName": f"Last{i}",
+            "company": company,
+            "externalId": None,
+            "customFields": {"plan": "starter", "seats": i % 50},
+        }
+        for i in range(ROWS)
+    ]
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            requests.get(url + "/moto-api/", timeout=1)
+            return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def report(stack: Stack) -> dict[str, Any]:
+    """Ask the devstack for its counts since the last report (one JSON line on its output)."""
+    seen = len(stack.output)
+    stack.process.send_signal(signal.SIGUSR1)
+    for _ in range(100):
+        for line in stack.output[seen:]:
+            if line.startswith('{"dynamodbCalls"'):
+                result: dict[str, Any] = json.loads(line)
+                return result
+        time.sleep(0.05)
+    raise RuntimeError("the devstack did not report its counts")
+
+
+def timed_bulk(caller: HttpCaller, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = caller.post("/api/contacts/bulk", json=body, timeout=300)
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return elapsed, answer
+
+
+def minimum_calls(rows_created: int, rows_updated: int, tags: int) -> Counter[str]:
+    gets_per_request = math.ceil(ROWS / 100)
+    return Counter(
+        {
+            "GetItem": 2,
+            "BatchGetItem": 2 * gets_per_request,
+            "BatchWriteItem": math.ceil(rows_created * (2 + tags) / 25) + math.ceil(rows_updated / 25),
+        }
+    )
+
+
+def fresh_tables(aws: str) -> dict[str, str]:
+    """Empty the moto server and create the tables again, so the direct run starts where the API run started."""
+    import boto3
+
+    from devstack.resources import create_tables, stage_environment
+
+    requests.post(aws + "/moto-api/reset", timeout=30).raise_for_status()
+    env = stage_environment("dev")
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=aws, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    create_tables(dynamodb)
+    return {
+        "contacts": env["CONTACTS_TABLE"],
+        "keys": env["CONTACT_KEYS_TABLE"],
+        "memberships": env["MEMBERSHIPS_TABLE"],
+        "meta": env["META_TABLE"],
+    }
+
+
+def direct_minimum(aws: str, tables: dict[str, str]) -> float:
+    """Issue the minimum set of calls for the same rows with boto3 directly (another tenant), timed."""
+    import boto3
+    from botocore.config import Config
+
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=aws,
+        region_name="us-east-1",
+        aws_access_key_id="devstack",
+        aws_secret_access_key="devstack",
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+    )
+    tenant = "tnt_direct_" + uuid.uuid4().hex
+    now = "2026-05-14T02:00:00.000Z"
+
+    def contact(i: int, company: str, version: int) -> dict[str, Any]:
+        return {
+            "tenantId": {"S": tenant},
+            "email": {"S": f"user{i:05d}@bench.example.com"},
+            "id": {"S": str(uuid.UUID(int=i))},
+            "firstName": {"S": f"First{i}"},
+            "lastName": {"S": f"Last{i}"},
+            "company": {"S": company},
+            "subscription": {"S": "unconfirmed"},
+            "source": {"S": "bulk"},
+            "tags": {"SS": [TAG]},
+            "customFields": {"S": json.dumps({"plan": "starter", "seats": i % 50})},
+            "createdAt": {"S": now},
+            "updatedAt": {"S": now},
+            "version": {"N": str(version)},
+        }
+
+    def pointer(i: int) -> dict[str, Any]:
+        email = f"user{i:05d}@bench.example.com"
+        return {
+            "tenantId": {"S": tenant},
+            "key": {"S": f"id#{uuid.UUID(int=i)}"},
+            "email": {"S": email},
+            "id": {"S": "x"},
+        }
+
+    def membership(i: int) -> dict[str, Any]:
+        email = f"user{i:05d}@bench.example.com"
+        return {"pk": {"S": f"{tenant}#tag#{TAG}"}, "sk": {"S": email}, "id": {"S": str(uuid.UUID(int=i))}}
+
+    def get_all() -> None:
+        keys = [{"tenantId": {"S": tenant}, "email": {"S": f"user{i:05d}@bench.example.com"}} for i in range(ROWS)]
+        chunks = [keys[i : i + 100] for i in range(0, len(keys), 100)]
+        run(
+            lambda c: dynamodb.batch_get_item(RequestItems={tables["contacts"]: {"Keys": c, "ConsistentRead": True}}),
+            chunks,
+        )
+
+    def write_all(requests_: list[tuple[str, dict[str, Any]]]) -> None:
+        chunks = [requests_[i : i + 25] for i in range(0, len(requests_), 25)]
+
+        def write(chunk: Sequence[tuple[str, dict[str, Any]]]) -> None:
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for table, item in chunk:
+                grouped.setdefault(table, []).append({"PutRequest": {"Item": item}})
+            dynamodb.batch_write_item(RequestItems=grouped)
+
+        run(write, chunks)
+
+    def run(call: Callable[[Any], Any], chunks: list[Any]) -> None:
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            list(pool.map(call, chunks))
+
+    key = {"pk": {"S": "KEYHASH#none"}, "sk": {"S": "KEYHASH"}}
+    started = time.perf_counter()
+    dynamodb.get_item(TableName=tables["meta"], Key=key, ConsistentRead=True)
+    get_all()
+    created: list[tuple[str, dict[str, Any]]] = []
+    for i in range(ROWS):
+        created += [
+            (tables["contacts"], contact(i, "Acme", 1)),
+            (tables["keys"], pointer(i)),
+            (tables["memberships"], membership(i)),
+        ]
+    write_all(created)
+    dynamodb.get_item(TableName=tables["meta"], Key=key, ConsistentRead=True)
+    get_all()
+    write_all([(tables["contacts"], contact(i, "Acme Corp", 2)) for i in range(ROWS)])
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    moto, aws = start_moto()
+    stack = start_stack(args=["--count-calls"], aws_endpoint=aws)
+    try:
+        caller = HttpCaller(stack.api, create_tenant(stack, "Bench")["apiKey"])
+        baseline = report(stack)
+        create_seconds, created = timed_bulk(caller, {"contacts": rows("Acme"), "tags": [TAG]})
+        after_create = report(stack)
+        update_seconds, updated = timed_bulk(caller, {"contacts": rows("Acme Corp"), "tags": [TAG]})
+        after_update = report(stack)
+    finally:
+        stack.stop()
+    try:
+        tables = {
+            "contacts": "fli-dev-contacts",
+            "keys": "fli-dev-contact-keys",
+            "memberships": "fli-dev-memberships",
+            "meta": "fli-dev-meta",
+        }
+        direct_seconds = direct_minimum(aws, tables)
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+
+    calls = Counter(after_create["dynamodbCalls"]) + Counter(after_update["dynamodbCalls"])
+    minimum = minimum_calls(created["created"], updated["updated"], tags=1)
+    total_calls, total_minimum = sum(calls.values()), sum(minimum.values())
+    seconds = create_seconds + update_seconds
+    peak = max(after_create["maxRssMB"], after_update["maxRssMB"])
+    summary = {
+        "rows": ROWS,
+        "seconds": round(seconds, 2),
+        "rowsPerSecond": round(2 * ROWS / seconds),
+        "create": {"seconds": round(create_seconds, 2), **{k: created[k] for k in ("created", "updated", "unchanged")}},
+        "update": {"seconds": round(update_seconds, 2), **{k: updated[k] for k in ("created", "updated", "unchanged")}},
+        "errors": len(created["errors"]) + len(updated["errors"]),
+        "callsByOperation": dict(sorted(calls.items())),
+        "minimumCalls": dict(sorted(minimum.items())),
+        "calls": total_calls,
+        "minimum": total_minimum,
+        "callsRatio": round(total_calls / total_minimum, 3),
+        "directSeconds": round(direct_seconds, 2),
+        "timeRatio": round(seconds / direct_seconds, 2),
+        # The devstack process holds the API only (moto runs apart). The request's peak is the growth of its
+        # peak RSS over the idle process; the process itself (Chalice's local server, CLI, ...) is reported too.
+        "requestPeakMB": round(peak - baseline["maxRssMB"], 1),
+        "processPeakMB": peak,
+        "concurrency": CONCURRENCY,
+        "projectedAwsSeconds": round(total_calls * AWS_CALL_MS / 1000 / CONCURRENCY, 2),
+    }
+    summary["targetsMet"] = {name: summary[name] <= limit for name, limit in TARGETS.items()}
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
