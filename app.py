@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Chalice, Request, Response, SQSEvent
 
+from chalicelib.pages import confirmation_page
 from chalicelib.schemas import (
     KEYS,
     READ,
@@ -25,11 +26,22 @@ from chalicelib.schemas_bulk import (
     GroupMembersBody,
     GroupPatch,
 )
+from chalicelib.schemas_subscribe import SubscribeBody
 from chalicelib.schemas_webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
 from chalicelib.services import auth, bulk, contacts, groups, webhook_delivery, webhooks
+from chalicelib.services import subscribe as signup
 from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
-from chalicelib.web import Api, parse_body, parse_query, query_flag, render, time_left
+from chalicelib.web import (
+    Api,
+    parse_body,
+    parse_query,
+    public_base_url,
+    query_flag,
+    query_param,
+    render,
+    time_left,
+)
 
 app = Chalice(app_name="contacts-api")
 api = Api(app)
@@ -210,3 +222,16 @@ def attach_group_contacts(request: Request, principal: Principal, group_id: str)
 def detach_group_contacts(request: Request, principal: Principal, group_id: str) -> Response:
     body = parse_body(request, GroupMembersBody, empty={})  # an empty body detaches every member
     return render(groups.detach(principal, group_id, body, time_left(request)))
+
+
+# Public signup (the widget) and double opt-in confirmation
+
+
+@api.route("/api/subscribe", "POST", scope=None, content_types=["text/plain", "application/json"], any_origin=True)
+def subscribe(request: Request) -> Response:
+    return render(signup.subscribe(parse_body(request, SubscribeBody), public_base_url(request)))
+
+
+@api.route("/api/subscribe/confirm", "GET", scope=None)
+def confirm_subscription(request: Request) -> Response:
+    return confirmation_page(lambda: signup.confirm(query_param(request, "token")))

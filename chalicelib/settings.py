@@ -33,6 +33,11 @@ class Settings:
     webhooks_allow_loopback_http: bool
     webhook_retry_schedule: tuple[int, ...]
     webhook_timeout_seconds: float
+    widget_bucket: str
+    # The verified SES identity confirmation e-mails come from.
+    ses_sender: str
+    # Base URL of this API as the public sees it (for links in e-mails); derived from the request when unset.
+    public_api_url: str | None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,6 +58,9 @@ class Settings:
             webhooks_allow_loopback_http=env.get("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
             webhook_retry_schedule=_schedule(env.get("WEBHOOK_RETRY_SCHEDULE")),
             webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 10),
+            widget_bucket=env.get("WIDGET_BUCKET") or "fli-dev-widget",
+            ses_sender=env.get("SES_SENDER") or "no-reply@contacts.local",
+            public_api_url=(env.get("PUBLIC_API_URL") or "").rstrip("/") or None,
         )
 
 

@@ -13,13 +13,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib import errors
 from chalicelib.schemas import Scope
 from chalicelib.services import auth, idempotency
+from chalicelib.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,27 @@ def time_left(request: Request) -> Callable[[], float] | None:
     return lambda: float(context.get_remaining_time_in_millis()) / 1000
 
 
+def query_param(request: Request, name: str) -> str | None:
+    params: Any = request.query_params or {}
+    value = params.get(name)
+    return str(value) if value is not None else None
+
+
+def public_base_url(request: Request) -> str:
+    """This API's base URL as the caller reached it, for links in e-mails (PUBLIC_API_URL wins when set).
+
+    On API Gateway's own domain the stage is the first segment of the path.
+    """
+    if settings.public_api_url:
+        return settings.public_api_url
+    headers = request.headers
+    host = headers.get("host", "localhost")
+    scheme = headers.get("x-forwarded-proto", "https")
+    stage = (request.context or {}).get("stage")
+    prefix = f"/{stage}" if stage and host.endswith(".amazonaws.com") else ""
+    return f"{scheme}://{host}{prefix}"
+
+
 def api_key_of(request: Request) -> str | None:
     headers = request.headers
     key: str | None = headers.get("x-api-key")
@@ -114,14 +136,24 @@ class Api:
         scope: Scope | None,
         idempotent: bool = False,
         content_types: list[str] | None = None,
+        any_origin: bool = False,
     ) -> Callable[[View], View]:
+        """`any_origin`: a public route for browsers on any site; every answer, errors included,
+        carries `Access-Control-Allow-Origin: *` (errors are rendered here, inside the view, so
+        that Chalice adds its CORS headers to them too)."""
+
         def decorate(view: View) -> View:
             @functools.wraps(view)
             def handler(**params: str) -> Response:
                 request = self.app.current_request
                 assert request is not None
                 if scope is None:
-                    return view(request, **params)
+                    try:
+                        return view(request, **params)
+                    except errors.ApiError as error:
+                        if any_origin:
+                            return render_error(error)
+                        raise
                 principal = auth.authenticate(api_key_of(request))
                 auth.require_scope(principal, scope)
                 key = request.headers.get("idempotency-key") if idempotent else None
@@ -129,7 +161,10 @@ class Api:
                     return view(request, principal, **params)
                 return _run_idempotent(request, principal, key, lambda: view(request, principal, **params))
 
-            self.app.route(path, methods=[method], content_types=content_types or ["application/json"])(handler)
+            cors = CORSConfig(allow_origin="*", max_age=600) if any_origin else None
+            self.app.route(path, methods=[method], content_types=content_types or ["application/json"], cors=cors)(
+                handler
+            )
             return handler
 
         return decorate
@@ -172,8 +207,9 @@ def _from_chalice(response: Response) -> Response:
     else:
         message = str(body.get("Message", "The request is not valid."))
     rendered = render_error(error_class(message))
-    if "Allow" in response.headers:
-        rendered.headers["Allow"] = response.headers["Allow"]
+    for name, value in response.headers.items():
+        if name == "Allow" or name.startswith("Access-Control-"):
+            rendered.headers[name] = value
     return rendered
 
 

@@ -19,7 +19,7 @@ import sys
 import threading
 from typing import Any
 
-from devstack.resources import ROOT, stage_environment
+from devstack.resources import ROOT, create_all, stage_environment
 
 STAGE = "dev"
 
@@ -47,8 +47,9 @@ def _start_embedded_aws(host: str, port: int) -> Any:
     return server
 
 
-def _configure_environment(aws_endpoint: str | None) -> None:
+def _configure_environment(aws_endpoint: str | None, api_url: str) -> None:
     os.environ.update(stage_environment(STAGE))
+    os.environ.setdefault("PUBLIC_API_URL", api_url)  # links in confirmation e-mails
     if aws_endpoint:
         os.environ["AWS_ENDPOINT_URL"] = aws_endpoint
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "devstack")
@@ -57,26 +58,34 @@ def _configure_environment(aws_endpoint: str | None) -> None:
     os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
 
 
-def _create_resources() -> None:
+def _bootstrap_demo_tenant() -> dict[str, Any]:
+    """The demo tenant, its key, and a newsletter group for the widget's demo page."""
+    from chalicelib.schemas_bulk import GroupCreate
+    from chalicelib.services.auth import Principal, create_tenant
+    from chalicelib.services.groups import create_group
+
+    tenant = create_tenant("Demo")
+    principal = Principal(tenant.tenantId, "devstack", frozenset(tenant.scopes))
+    group = create_group(principal, GroupCreate(name="Newsletter"))
+    return {**tenant.model_dump(), "groupId": group.id}
+
+
+def _publish_widget(api_url: str, aws_url: str, group_id: str) -> dict[str, str]:
     import boto3
 
-    from devstack.resources import create_queues, create_tables
+    from chalicelib.settings import settings
+    from devstack.widget import publish
 
-    create_tables(boto3.client("dynamodb"))
-    create_queues(boto3.client("sqs"))
-
-
-def _bootstrap_demo_tenant() -> dict[str, Any]:
-    from chalicelib.services.auth import create_tenant
-
-    return create_tenant("Demo").model_dump()
+    published = publish(boto3.client("s3"), settings.widget_bucket, api_url, demo_group_id=group_id)
+    base = f"{aws_url}/{settings.widget_bucket}/"
+    return {"widget": base + published.stable_key, "demo": base + (published.demo_key or "")}
 
 
 def _serve_api(host: str, port: int) -> Any:
     from chalice.cli.factory import CLIFactory
     from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
-    from devstack.gateway import GatewayRequestHandler
+    from devstack.gateway import GatewayHTTPServer, GatewayRequestHandler
 
     factory = CLIFactory(project_dir=str(ROOT))
     config = factory.create_config_obj(chalice_stage_name=STAGE)
@@ -84,7 +93,7 @@ def _serve_api(host: str, port: int) -> Any:
     # As `chalice local` does: a thread-local current_request for the threaded server.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    server = LocalDevServer(app, config, host, port, handler_cls=GatewayRequestHandler)
+    server = LocalDevServer(app, config, host, port, handler_cls=GatewayRequestHandler, server_cls=GatewayHTTPServer)
     thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     thread.start()
     return server
@@ -112,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     if not external:
         moto_server = _start_embedded_aws(args.host, args.aws_port)
         endpoint = f"http://{args.host}:{args.aws_port}"
-    _configure_environment(endpoint)
-    _create_resources()
+    api_url = f"http://{args.host}:{args.port}"
+    _configure_environment(endpoint, api_url)
+    create_all()
     tenant = _bootstrap_demo_tenant()
+    urls = _publish_widget(api_url, endpoint or os.environ["AWS_ENDPOINT_URL"], tenant["groupId"])
     if args.count_calls:
         from devstack.calls import CallCounter
 
@@ -125,13 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     workers = _start_workers()
     ready = {
         "ready": True,
-        "api": f"http://{args.host}:{args.port}",
+        "api": api_url,
         "aws": endpoint or os.environ.get("AWS_ENDPOINT_URL"),
         "tenantId": tenant["tenantId"],
         "apiKey": tenant["apiKey"],
+        "groupId": tenant["groupId"],
+        **urls,
     }
     print(f"Contacts API on {ready['api']}  (embedded AWS on {ready['aws']})", flush=True)
     print(f"Demo tenant {tenant['tenantId']}, API key: {tenant['apiKey']}", flush=True)
+    print(f"Widget: {urls['widget']}  (group {tenant['groupId']})", flush=True)
+    print(f"Demo page: {urls['demo']}", flush=True)
     print(json.dumps(ready), flush=True)
 
     stop = threading.Event()

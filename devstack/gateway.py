@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from chalice.local import ChaliceRequestHandler, LocalGatewayException
+from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
 
 
 class GatewayRequestHandler(ChaliceRequestHandler):
@@ -19,3 +19,9 @@ class GatewayRequestHandler(ChaliceRequestHandler):
             self._send_http_response(404, {"Content-Type": "application/json"}, body)
             return
         super()._send_error_response(error)
+
+
+class GatewayHTTPServer(ThreadedHTTPServer):
+    """Chalice's threaded server with a listen backlog fit for bursts (socketserver's default is 5)."""
+
+    request_queue_size = 128

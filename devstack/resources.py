@@ -116,16 +116,54 @@ def create_queues(sqs: Any, template: dict[str, Any] | None = None) -> list[str]
     return created
 
 
+def _resolve_bucket_refs(value: Any, buckets: dict[str, str]) -> Any:
+    """Resolve `Ref` and `Fn::Sub "${Bucket.Arn}..."` of the template's buckets in a policy document."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return buckets[value["Ref"]]
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            text = value["Fn::Sub"]
+            for logical, name in buckets.items():
+                arn = "${" + logical + ".Arn}"
+                text = text.replace(arn, f"arn:aws:s3:::{name}").replace("${" + logical + "}", name)
+            return text
+        return {key: _resolve_bucket_refs(item, buckets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve_bucket_refs(item, buckets) for item in value]
+    return value
+
+
 def create_buckets(s3: Any, template: dict[str, Any] | None = None) -> list[str]:
-    """Create the template's S3 buckets that do not exist yet; answer their names."""
+    """Create the template's S3 buckets that do not exist yet, with their bucket policies; answer their names."""
     template = template or load_template()
     env_names = resource_env_names(template)
     existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
+    resources = template["Resources"]
+    buckets = {
+        logical: _physical_name(env_names[logical])
+        for logical, resource in resources.items()
+        if resource["Type"] == "AWS::S3::Bucket"
+    }
     created = []
-    for logical, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::S3::Bucket":
-            name = _physical_name(env_names[logical])
-            if name not in existing:
-                s3.create_bucket(Bucket=name)
-                created.append(name)
+    for name in buckets.values():
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
+            created.append(name)
+    for resource in resources.values():
+        if resource["Type"] == "AWS::S3::BucketPolicy":
+            props = _resolve_bucket_refs(resource["Properties"], buckets)
+            s3.put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
     return created
+
+
+def create_all() -> None:
+    """Every resource of the template on the endpoint boto3 points at, and the SES sender identity."""
+    import boto3
+
+    from chalicelib.settings import settings
+
+    create_tables(boto3.client("dynamodb"))
+    create_queues(boto3.client("sqs"))
+    create_buckets(boto3.client("s3"))
+    # SES sends only from verified identities (moto enforces it too); in production this is a setup step.
+    boto3.client("ses").verify_email_identity(EmailAddress=settings.ses_sender)

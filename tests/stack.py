@@ -32,6 +32,7 @@ class Stack:
     api_key: str
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    ready: dict[str, Any] = field(default_factory=dict)  # everything the stack printed when it was ready
 
     def env(self) -> dict[str, str]:
         """Environment for a process that should talk to this stack's embedded AWS."""
@@ -86,7 +87,7 @@ def start_stack(timeout: float = 60.0, *, args: Sequence[str] = (), aws_endpoint
     threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True).start()
     health = requests.get(ready["api"] + "/api/health", timeout=5)
     assert health.status_code == 200, health.text
-    return Stack(ready["api"], ready["aws"], ready["tenantId"], ready["apiKey"], process, output)
+    return Stack(ready["api"], ready["aws"], ready["tenantId"], ready["apiKey"], process, output, ready)
 
 
 class HttpCaller:

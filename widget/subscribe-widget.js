@@ -19,7 +19,8 @@
     dark: { bg: "#111827", fg: "#f9fafb", muted: "#9ca3af", border: "#374151", accent: "#60a5fa", accentFg: "#111827", error: "#fca5a5" }
   };
 
-  var instanceCount = 0;
+  // Shared by every copy of this script on the page, so that each form's ids stay unique.
+  window.__contactsWidgetCount = window.__contactsWidgetCount || 0;
 
   function attr(script, name, fallback) {
     var value = script.getAttribute("data-" + name);
@@ -40,7 +41,8 @@
   function styles(theme) {
     var t = THEMES[theme] || THEMES.light;
     return [
-      ":host { all: initial; display: block; }",
+      // !important inside a shadow root beats the host page's !important on the host element.
+      ":host { all: initial !important; display: block !important; }",
       ".box { box-sizing: border-box; font: 15px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;",
       "  color: " + t.fg + "; background: " + t.bg + "; border: 1px solid " + t.border + "; border-radius: 8px;",
       "  padding: 16px; max-width: 420px; }",
@@ -84,7 +86,9 @@
   }
 
   function errorMessage(answer, body) {
-    if (body && body.error && body.error.message) return body.error.message;
+    var error = body && body.error;
+    if (error && error.details && error.details.length && error.details[0].message) return error.details[0].message;
+    if (error && error.message) return error.message;
     if (answer.status === 429) return "Too many attempts. Please wait a minute and try again.";
     return "Something went wrong. Please try again.";
   }
@@ -97,7 +101,7 @@
     }
     var host = mountPoint(script);
     if (!host) return;
-    var id = "fli-" + (++instanceCount);
+    var id = "fli-" + (++window.__contactsWidgetCount);
     var config = {
       group: group,
       api: apiOrigin(script),

@@ -164,6 +164,21 @@ class DeliveryItem(_MetaTableItem):
     expires_at = NumberAttribute(attr_name="expiresAt")  # epoch seconds: delivery logs are kept 30 days
 
 
+class RateLimitItem(_MetaTableItem):
+    """One window of a rate limit (pk RATE#<what>#<who>, sk RATE); claimed with a conditional write."""
+
+    expires_at = NumberAttribute(attr_name="expiresAt")
+
+
+class ConfirmationItem(_MetaTableItem):
+    """A double opt-in token, stored by its SHA-256 (pk CONFIRM#<hash>, sk CONFIRM), valid until expiresAt."""
+
+    tenant_id = UnicodeAttribute(attr_name="tenantId")
+    contact_id = UnicodeAttribute(attr_name="contactId")
+    group_id = UnicodeAttribute(attr_name="groupId")
+    expires_at = NumberAttribute(attr_name="expiresAt")
+
+
 # One model per table (item types sharing a table derive from its model), for the template check.
 ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem)
 # DynamoDB deletes items whose attribute of this name (epoch seconds) is past; it does so lazily,

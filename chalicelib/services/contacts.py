@@ -131,15 +131,30 @@ def _modify(
     change: Callable[[ContactItem], None],
     event_type: EventType = "contact.updated",
 ) -> ContactItem:
+    def load() -> ContactItem:
+        return _load(principal, contact_id)
+
+    return modify_contact(principal.tenant_id, load, change, events.actor_of(principal), event_type)
+
+
+def modify_contact(
+    tenant_id: str,
+    load: Callable[[], ContactItem],
+    change: Callable[[ContactItem], None],
+    actor: Actor,
+    event_type: EventType = "contact.updated",
+    **event_data: Any,
+) -> ContactItem:
     """Read, change a copy, write it back conditioned on the version read; re-read on a race.
 
-    A write that happened publishes `event_type` with the changed fields and their old and new values.
+    A write that happened publishes `event_type` with the changed fields, their old
+    and new values and `event_data`; a change that changes nothing writes and publishes nothing.
     """
     for attempt in range(MAX_VERSION_RETRIES):
         if attempt:
             # Racing writers retry at random moments so that they do not collide again in lockstep.
             time.sleep(random.uniform(0, 0.01 * 2**attempt))
-        old = _load(principal, contact_id)
+        old = load()
         new = ContactItem.from_raw_data(old.serialize())
         change(new)
         if new.serialize() == old.serialize():
@@ -152,7 +167,7 @@ def _modify(
                 repo.save(new)
                 repo.sync_memberships(old, new)
             event = events.contact_change_event(
-                event_type, principal.tenant_id, to_contact(old), to_contact(new), events.actor_of(principal)
+                event_type, tenant_id, to_contact(old), to_contact(new), actor, **event_data
             )
             events.publish([event])
             return new

@@ -7,22 +7,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.repository.aws import reset_clients
 from chalicelib.services import auth
-from devstack.resources import create_queues, create_tables
+from devstack.resources import create_all
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
         reset_clients()
-        create_tables(boto3.client("dynamodb"))
-        create_queues(boto3.client("sqs"))
+        create_all()
         yield
         reset_clients()
 
