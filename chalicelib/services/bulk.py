@@ -16,7 +16,6 @@ emitting `contact.created` / `contact.updated` is one call in `bulk_upsert`.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +43,7 @@ from chalicelib.schemas_bulk import (
     BulkUpsertBody,
 )
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import require_groups, store_changes
+from chalicelib.services.contacts import new_contact_item, require_groups, store_changes
 
 Remaining = Callable[[], float] | None
 # Seconds kept back from the Lambda's time to render the answer after the last write.
@@ -213,26 +212,15 @@ class Merge:
             raise RowError("conflict", "Another contact already has this email.")
         if row.externalId is not None and not self._external_free(row.externalId):
             raise RowError("conflict", "Another contact already has this externalId.")
-        tags = self._tags((), row)
-        item = ContactItem(
+        item = new_contact_item(
             self.tenant_id,
             row.email,
-            contact_id=str(uuid.uuid4()),
-            first_name=row.firstName,
-            last_name=row.lastName,
-            company=row.company,
-            job_title=row.jobTitle,
-            phone=row.phone,
-            website=row.website,
-            status=row.status,
-            subscription=row.subscription or "unconfirmed",
-            external_id=row.externalId,
+            row,
             source=BULK_SOURCE,
-            tags=tags or None,
-            group_ids=set(self.body.groupIds) or None,
-            custom_fields=_merge_custom_fields(None, row.customFields),
-            created_at=self.now,
-            updated_at=self.now,
+            subscription=row.subscription or "unconfirmed",
+            tags=self._tags((), row),
+            group_ids=self.body.groupIds,
+            now=self.now,
         )
         tracked = Tracked(None, item)
         self.by_email[row.email] = tracked

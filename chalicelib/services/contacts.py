@@ -21,6 +21,7 @@ from chalicelib.schemas import (
     MAX_TAGS,
     Contact,
     ContactCreate,
+    ContactFields,
     ContactPage,
     ContactPatch,
     Deleted,
@@ -45,6 +46,8 @@ PATCHABLE = {
     "externalId": "external_id",
 }
 NOT_NULLABLE = {"email", "subscription"}
+# The optional string fields every contact body may carry (ContactFields), by API name.
+OPTIONAL_FIELDS = ("firstName", "lastName", "company", "jobTitle", "phone", "website", "status", "externalId")
 MAX_VERSION_RETRIES = 8
 # A filtered listing reads at most this many contacts per request, then answers a
 # (possibly short) page with a cursor, so that a rare match cannot time the request out.
@@ -82,28 +85,46 @@ def _conflict(reason: str) -> errors.Conflict:
     return errors.Conflict("A contact with this email already exists.")
 
 
-def create_contact(principal: Principal, body: ContactCreate, source: str = "api") -> Contact:
-    require_groups(principal, body.groupIds)
-    now = now_iso()
+def new_contact_item(
+    tenant_id: str,
+    email: str,
+    fields: ContactFields,
+    *,
+    source: str,
+    subscription: str,
+    tags: Iterable[str],
+    group_ids: Iterable[str],
+    now: str,
+) -> ContactItem:
+    """A contact about to be created, with a new id, from the optional fields of a request body."""
     item = ContactItem(
-        principal.tenant_id,
-        body.email,
+        tenant_id,
+        email,
         contact_id=str(uuid.uuid4()),
-        first_name=body.firstName,
-        last_name=body.lastName,
-        company=body.company,
-        job_title=body.jobTitle,
-        phone=body.phone,
-        website=body.website,
-        status=body.status,
-        subscription=body.subscription,
-        external_id=body.externalId,
         source=source,
-        tags=set(body.tags) or None,
-        group_ids=set(body.groupIds) or None,
-        custom_fields=body.customFields or None,
+        subscription=subscription,
+        tags=set(tags) or None,
+        group_ids=set(group_ids) or None,
+        custom_fields=_merge_custom_fields(None, fields.customFields or {}),
         created_at=now,
         updated_at=now,
+    )
+    for name in OPTIONAL_FIELDS:
+        setattr(item, PATCHABLE[name], getattr(fields, name))
+    return item
+
+
+def create_contact(principal: Principal, body: ContactCreate, source: str = "api") -> Contact:
+    require_groups(principal, body.groupIds)
+    item = new_contact_item(
+        principal.tenant_id,
+        body.email,
+        body,
+        source=source,
+        subscription=body.subscription,
+        tags=body.tags,
+        group_ids=body.groupIds,
+        now=now_iso(),
     )
     try:
         repo.create(item)

@@ -31,13 +31,20 @@ from typing import Any
 
 import requests
 
+from devstack.coldstart import measure as measure_cold_start
 from tests.stack import ROOT, HttpCaller, Stack, create_tenant, free_port, start_stack
 
 ROWS = int(os.environ.get("BENCH_ROWS", "10000"))
 TAG = "crm-sync:2026-05-14"
 CONCURRENCY = 8  # chalicelib.repository.batch.CONCURRENCY
 AWS_CALL_MS = 8
-TARGETS = {"callsRatio": 1.10, "timeRatio": 1.5, "requestPeakMB": 256, "projectedAwsSeconds": 5.0}
+TARGETS = {
+    "callsRatio": 1.10,
+    "timeRatio": 1.5,
+    "requestPeakMB": 256,
+    "projectedAwsSeconds": 5.0,
+    "importAppMs": 400,
+}
 
 
 def rows(company: str) -> list[dict[str, Any]]:
@@ -263,6 +270,9 @@ def main() -> int:
         "concurrency": CONCURRENCY,
         "projectedAwsSeconds": round(total_calls * AWS_CALL_MS / 1000 / CONCURRENCY, 2),
     }
+    # Cold start: `import app` in fresh processes, against the import of its dependencies alone.
+    summary["coldStart"] = measure_cold_start(5)
+    summary["importAppMs"] = summary["coldStart"]["importAppMs"]
     summary["targetsMet"] = {name: summary[name] <= limit for name, limit in TARGETS.items()}
     print(json.dumps(summary))
     return 0
