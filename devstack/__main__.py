@@ -134,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGUSR1, counter.print_report)
     api_server = _serve_api(args.host, args.port)
     workers = _start_workers()
+    if moto_server is not None:
+        from devstack.mailbox import MailWatcher
+
+        workers.append(MailWatcher(os.environ["AWS_DEFAULT_REGION"]).start())
     ready = {
         "ready": True,
         "api": api_url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,10 +20,15 @@ def signup(stack: Stack, body: dict[str, Any]) -> requests.Response:
     )
 
 
-def sent_to(stack: Stack, address: str) -> list[dict[str, Any]]:
-    """Messages moto's SES accepted for `address` (moto's own inspection endpoint)."""
-    data = requests.get(stack.aws + "/moto-api/data.json", timeout=10).json()
-    return [m for m in data["ses"]["Message"] if address in m["destinations"]["ToAddresses"]]
+def sent_to(stack: Stack, address: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Messages the stack's SES accepted for `address`, as the stack prints them (devstack/mailbox.py)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mails = [json.loads(line)["mail"] for line in list(stack.output) if line.startswith('{"mail":')]
+        found = [mail for mail in mails if address in mail["to"]]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def test_double_opt_in_through_the_stack(stack: Stack, acme: HttpCaller):
