@@ -90,6 +90,14 @@ def time_left(request: Request) -> Callable[[], float] | None:
     return lambda: float(context.get_remaining_time_in_millis()) / 1000
 
 
+def lambda_time_left(context: Any) -> Callable[[], float] | None:
+    """Seconds left of an event handler's invocation (None without a Lambda context)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return lambda: float(remaining()) / 1000
+
+
 def api_key_of(request: Request) -> str | None:
     headers = request.headers
     key: str | None = headers.get("x-api-key")
