@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chalice.app import Chalice, Request, Response, SQSEvent
+from typing import Any
+
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib.pages import confirmation_page
 from chalicelib.schemas import (
@@ -17,6 +19,7 @@ from chalicelib.schemas import (
     SearchBody,
     TagsBody,
 )
+from chalicelib.schemas_activity import ActivityQuery, TagRotationCreate
 from chalicelib.schemas_bulk import (
     BulkTagsBody,
     BulkUpsertBody,
@@ -28,12 +31,13 @@ from chalicelib.schemas_bulk import (
 )
 from chalicelib.schemas_subscribe import SubscribeBody
 from chalicelib.schemas_webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
-from chalicelib.services import auth, bulk, contacts, groups, webhook_delivery, webhooks
+from chalicelib.services import activity, auth, bulk, contacts, groups, rotation, webhook_delivery, webhooks
 from chalicelib.services import subscribe as signup
 from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
 from chalicelib.web import (
     Api,
+    lambda_time_left,
     parse_body,
     parse_query,
     public_base_url,
@@ -235,3 +239,37 @@ def subscribe(request: Request) -> Response:
 @api.route("/api/subscribe/confirm", "GET", scope=None)
 def confirm_subscription(request: Request) -> Response:
     return confirmation_page(lambda: signup.confirm(query_param(request, "token")))
+
+
+# Activity and tag rotation
+
+
+@api.route("/api/contacts/{contact_id}/activity", "GET", scope=READ)
+def list_contact_activity(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(activity.list_activity(principal, contact_id, parse_query(request, ActivityQuery)))
+
+
+@api.route("/api/tag-rotations", "POST", scope=KEYS, idempotent=True)
+def create_tag_rotation(request: Request, principal: Principal) -> Response:
+    return render(rotation.create_rule(principal, parse_body(request, TagRotationCreate)), 201)
+
+
+@api.route("/api/tag-rotations", "GET", scope=KEYS)
+def list_tag_rotations(request: Request, principal: Principal) -> Response:
+    return render(rotation.list_rules(principal))
+
+
+@api.route("/api/tag-rotations/{rule_id}", "DELETE", scope=KEYS, idempotent=True)
+def delete_tag_rotation(request: Request, principal: Principal, rule_id: str) -> Response:
+    return render(rotation.delete_rule(principal, rule_id), exclude_none=True)
+
+
+@api.route("/api/tag-rotations/{rule_id}/run", "POST", scope=KEYS, idempotent=True)
+def run_tag_rotation(request: Request, principal: Principal, rule_id: str) -> Response:
+    return render(rotation.run_rule_now(principal, rule_id, time_left(request)))
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="rotate_tags")
+def rotate_tags(event: CloudWatchEvent) -> dict[str, Any]:
+    """Hourly: every tag-rotation rule of every tenant; a rule that fails is logged and the rest still run."""
+    return rotation.run_all_rules(lambda_time_left(event.context))

@@ -10,6 +10,7 @@ STAGE_DEFAULT_TABLES = {
     "CONTACT_KEYS_TABLE": "fli-dev-contact-keys",
     "MEMBERSHIPS_TABLE": "fli-dev-memberships",
     "META_TABLE": "fli-dev-meta",
+    "ACTIVITY_TABLE": "fli-dev-activity",
 }
 STAGE_DEFAULT_QUEUES = {
     "EVENTS_QUEUE": "fli-dev-events",
@@ -27,6 +28,7 @@ class Settings:
     contact_keys_table: str
     memberships_table: str
     meta_table: str
+    activity_table: str
     events_queue: str
     events_dlq: str
     # Dev stage only: let webhooks reach http:// on loopback so local receivers work.
@@ -53,6 +55,7 @@ class Settings:
             contact_keys_table=table("CONTACT_KEYS_TABLE"),
             memberships_table=table("MEMBERSHIPS_TABLE"),
             meta_table=table("META_TABLE"),
+            activity_table=table("ACTIVITY_TABLE"),
             events_queue=env.get("EVENTS_QUEUE") or STAGE_DEFAULT_QUEUES["EVENTS_QUEUE"],
             events_dlq=env.get("EVENTS_DLQ") or STAGE_DEFAULT_QUEUES["EVENTS_DLQ"],
             webhooks_allow_loopback_http=env.get("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "").lower() == "true",

@@ -112,6 +112,14 @@ def public_base_url(request: Request) -> str:
     return f"{scheme}://{host}{prefix}"
 
 
+def lambda_time_left(context: Any) -> Callable[[], float] | None:
+    """Seconds left of an event handler's invocation (None without a Lambda context)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return lambda: float(remaining()) / 1000
+
+
 def api_key_of(request: Request) -> str | None:
     headers = request.headers
     key: str | None = headers.get("x-api-key")

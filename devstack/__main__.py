@@ -3,7 +3,8 @@
 Starts moto's server (DynamoDB and friends) on --aws-port, creates every
 resource from `.chalice/resources.json`, bootstraps a demo tenant and prints its
 API key, then serves the Chalice app on --port and runs the SQS-triggered handler
-(webhook delivery) on a poller thread against the embedded queue. The API answers only once all
+(activity timeline and webhook delivery) on a poller thread against the embedded queue,
+and the rotate_tags schedule on a timer (--rotate-every; SIGUSR2 runs it at once). The API answers only once all
 of that is done, so a client may poll GET /api/health to know it is ready.
 Pointing AWS_ENDPOINT_URL elsewhere beforehand uses that AWS instead of moto.
 """
@@ -33,6 +34,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--count-calls",
         action="store_true",
         help="count DynamoDB calls by operation; SIGUSR1 prints them (and peak memory) as JSON and resets (make bench)",
+    )
+    parser.add_argument(
+        "--rotate-every",
+        type=float,
+        default=3600,
+        metavar="SECONDS",
+        help="run the rotate_tags schedule this often (default hourly, as in prod); SIGUSR2 runs it at once",
     )
     return parser.parse_args(argv)
 
@@ -113,6 +121,19 @@ def _start_workers() -> list[Any]:
     return [deliver.start()]
 
 
+def _start_schedule(every_seconds: float) -> Any:
+    """The scheduled handler on a timer, called with EventBridge's event shape; SIGUSR2 runs it now."""
+    import app as app_module
+    from chalicelib.settings import settings
+    from devstack.workers import ScheduleTimer
+
+    timer = ScheduleTimer(
+        app_module.rotate_tags, function_name="rotate_tags", every_seconds=every_seconds, region=settings.region
+    )
+    signal.signal(signal.SIGUSR2, timer.trigger)
+    return timer.start()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     external = os.environ.get("AWS_ENDPOINT_URL") is not None or os.environ.get("DEVSTACK_REAL_AWS") == "1"
@@ -138,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         from devstack.mailbox import MailWatcher
 
         workers.append(MailWatcher(os.environ["AWS_DEFAULT_REGION"]).start())
+    workers.append(_start_schedule(args.rotate_every))
     ready = {
         "ready": True,
         "api": api_url,

@@ -3,8 +3,10 @@
 `python -m devstack --count-calls` registers a `before-call.dynamodb` hook on
 every botocore client the service uses (the repository's boto3 client and each
 PynamoDB connection's own client). On SIGUSR1 the process prints one JSON line
-`{"dynamodbCalls": {...}, "maxRssMB": ..., "rssMB": ...}` and starts counting
-afresh, so a benchmark can read the calls of each request it made.
+`{"dynamodbCalls": {...}, "workerDynamodbCalls": {...}, "maxRssMB": ..., "rssMB": ...}`
+and starts counting afresh, so a benchmark can read the calls of each request it
+made; calls of the event consumer and the schedule (other Lambda functions in
+production) are counted apart, by the thread that makes them.
 """
 
 from __future__ import annotations
@@ -15,24 +17,50 @@ import threading
 from collections import Counter
 from typing import Any
 
+WORKER = "worker"
+_thread_start = threading.Thread.start
+
+
+def _start_inheriting_role(self: threading.Thread) -> None:
+    """A thread takes the role of the thread that starts it (pools started by a worker are workers)."""
+    self.devstack_role = getattr(threading.current_thread(), "devstack_role", None)  # type: ignore[attr-defined]
+    _thread_start(self)
+
+
+def mark_worker() -> None:
+    """Called by the SQS pollers and the schedule timer: their calls (and their pools') are not the API's."""
+    threading.current_thread().devstack_role = WORKER  # type: ignore[attr-defined]
+
 
 class CallCounter:
+    """Calls of the API (requests) and of the workers (event consumer, schedule) are counted apart:
+    in production they are different Lambda functions, here they share one process."""
+
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        self.worker_calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
     def record(self, model: Any, **_: Any) -> None:
+        worker = getattr(threading.current_thread(), "devstack_role", None) == WORKER
         with self.lock:
-            self.calls[model.name] += 1
+            (self.worker_calls if worker else self.calls)[model.name] += 1
 
     def install(self) -> None:
+        threading.Thread.start = _start_inheriting_role  # type: ignore[method-assign]
         for dynamodb in _service_clients():
             dynamodb.meta.events.register("before-call.dynamodb", self.record, unique_id="devstack-call-counter")
 
     def report_and_reset(self) -> dict[str, Any]:
         with self.lock:
             calls, self.calls = dict(self.calls), Counter()
-        return {"dynamodbCalls": calls, "maxRssMB": max_rss_mb(), "rssMB": rss_mb()}
+            worker_calls, self.worker_calls = dict(self.worker_calls), Counter()
+        return {
+            "dynamodbCalls": calls,
+            "workerDynamodbCalls": worker_calls,
+            "maxRssMB": max_rss_mb(),
+            "rssMB": rss_mb(),
+        }
 
     def print_report(self, *_: Any) -> None:
         print(json.dumps(self.report_and_reset()), flush=True)

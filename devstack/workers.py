@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from devstack.calls import mark_worker
+
 log = logging.getLogger("devstack.workers")
 
 
@@ -114,9 +116,78 @@ class SqsPoller:
         return len(messages)
 
     def _run(self) -> None:
+        mark_worker()
         while not self._stop.is_set():
             try:
                 self.poll_once()
             except Exception:
                 log.exception("polling %s failed; retrying", self.queue_url)
                 self._stop.wait(1)
+
+
+def scheduled_event(rule_name: str, region: str, account: str = "123456789012") -> dict[str, Any]:
+    """The event EventBridge gives a Lambda for a schedule rule (what chalice's generate_cw_event builds)."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account}:rule/{rule_name}"],
+        "detail": {},
+    }
+
+
+class ScheduleTimer:
+    """Runs one scheduled handler every `every_seconds`, and at once when `trigger()` is called (SIGUSR2)."""
+
+    def __init__(
+        self,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        function_name: str,
+        every_seconds: float,
+        region: str,
+        timeout_seconds: float = 300,
+    ) -> None:
+        self.handler = handler
+        self.function_name = function_name
+        self.every_seconds = every_seconds
+        self.region = region
+        self.timeout_seconds = timeout_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule:{function_name}", daemon=True)
+
+    def start(self) -> ScheduleTimer:
+        self._thread.start()
+        return self
+
+    def trigger(self, *_: Any) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def run_once(self) -> Any:
+        event = scheduled_event(f"contacts-api-dev-{self.function_name}-event", self.region)
+        context = LambdaContext(self.function_name, self.timeout_seconds, time.monotonic(), str(uuid.uuid4()))
+        result = self.handler(event, context)
+        log.info("%s ran: %s", self.function_name, result)
+        return result
+
+    def _run(self) -> None:
+        mark_worker()
+        while not self._stop.is_set():
+            self._wake.wait(self.every_seconds)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("%s raised", self.function_name)

@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 
 from pynamodb.models import Model
 
-from chalicelib.repository.batch import Deadline, WriteRequest, batch_get, write_in_phases
+from chalicelib.repository.batch import BatchIncomplete, Deadline, WriteRequest, batch_get, batch_write, write_in_phases
 from chalicelib.repository.contacts import external_key, id_key, membership_changes, membership_pk
 from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
+from chalicelib.repository.tag_catalog import catalog_puts
 
 Owner = TypeVar("Owner", bound=Hashable)
 
@@ -147,6 +148,14 @@ def write_contacts(changes: Mapping[Owner, ContactChange], deadline: Deadline) -
     last: dict[Owner, list[WriteRequest]] = {}
     for owner, change in changes.items():
         first[owner], last[owner] = _requests(change)
+    # One catalog put per distinct tag gaining members, before any of them; a tag left out of the
+    # catalog could not be found by rotation, so when these fail no contact adding a tag is written.
+    try:
+        batch_write(catalog_puts(r for requests in first.values() for r in requests), deadline)
+    except BatchIncomplete:
+        adding = {owner for owner, requests in first.items() if catalog_puts(requests)}
+        kept = [{o: rs for o, rs in phase.items() if o not in adding} for phase in (first, last)]
+        return adding | write_in_phases(kept, deadline, request_identity)
     return write_in_phases([first, last], deadline, request_identity)
 
 

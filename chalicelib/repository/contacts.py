@@ -10,6 +10,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.repository.batch import Deadline, WriteRequest, batch_get, batch_write
 from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
+from chalicelib.repository.tag_catalog import catalog_puts
 
 
 class ContactConflict(Exception):
@@ -144,8 +145,9 @@ def delete_permanently(contact: ContactItem) -> None:
 
 
 def sync_memberships(old: ContactItem | None, new: ContactItem | None) -> None:
-    """Make the membership index follow a contact's tags, groups and email."""
-    batch_write(membership_changes(old, new))
+    """Make the membership index (and the tag catalog) follow a contact's tags, groups and email."""
+    changes = membership_changes(old, new)
+    batch_write(catalog_puts(changes) + changes)
 
 
 def membership_changes(old: ContactItem | None, new: ContactItem | None) -> list[WriteRequest]:

@@ -5,7 +5,9 @@ Tables (see docs/data-model.md):
 - contact-keys   tenantId + key              "id#<uuid>" and "ext#<externalId>" pointers to the email
 - memberships    pk + sk                     "<tenant>#tag#<tag>" / "<tenant>#group#<id>" -> email
 - meta           pk + sk (TTL expiresAt)     tenants, API keys, key-hash lookups, idempotency records, groups,
-                                             webhook endpoints and their delivery records
+                                             webhook endpoints and their delivery records, tag-rotation rules,
+                                             erasure tombstones
+- activity       pk + sk                     "<tenant>#<contactId>" -> "<occurredAt>#<entryId>", newest last
 """
 
 from __future__ import annotations
@@ -179,8 +181,27 @@ class ConfirmationItem(_MetaTableItem):
     expires_at = NumberAttribute(attr_name="expiresAt")
 
 
+class ActivityItem(Model):
+    """One entry of a contact's timeline (pk "<tenant>#<contactId>", sk "<occurredAt>#<entryId>").
+
+    The sort key starts with the time and ends with the entry's unique id, so a
+    descending query lists newest first and entries of the same millisecond keep one order.
+    """
+
+    class Meta(_Meta):
+        table_name = settings.activity_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entry_id = UnicodeAttribute(attr_name="id")
+    type = UnicodeAttribute()
+    occurred_at = UnicodeAttribute(attr_name="occurredAt")
+    source = UnicodeAttribute()
+    details = JSONAttribute(null=True)
+
+
 # One model per table (item types sharing a table derive from its model), for the template check.
-ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem)
+ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem, ActivityItem)
 # DynamoDB deletes items whose attribute of this name (epoch seconds) is past; it does so lazily,
 # so every read of such an item compares the expiry itself.
 TTL_ATTRIBUTE = "expiresAt"
@@ -201,3 +222,30 @@ class GroupLookupItem(_MetaTableItem):
     """Group id -> tenant (pk GROUP#<groupId>, sk GROUP): the public subscribe route has a group id and no key."""
 
     tenant_id = UnicodeAttribute(attr_name="tenantId")
+
+
+class ErasedContactItem(_MetaTableItem):
+    """Tombstone of a permanently deleted contact (pk TENANT#<id>, sk ERASED#<contactId>).
+
+    The activity writer checks it after writing, so an event still in flight cannot bring an
+    erased contact's timeline back (see docs/activity.md).
+    """
+
+    erased_at = UnicodeAttribute(attr_name="erasedAt")
+    expires_at = NumberAttribute(attr_name="expiresAt")
+
+
+class TagRotationRuleItem(_MetaTableItem):
+    """A tag-rotation rule (pk ROTATIONS, sk <tenantId>#<ruleId>).
+
+    One partition holds every tenant's rules, so the hourly schedule lists them all with a
+    Query; a tenant's own rules are the sort keys starting with its id.
+    """
+
+    rule_id = UnicodeAttribute(attr_name="ruleId")
+    tenant_id = UnicodeAttribute(attr_name="tenantId")
+    pointer_tag = UnicodeAttribute(attr_name="pointerTag")
+    source_prefix = UnicodeAttribute(attr_name="sourcePrefix")
+    expire_after_days = NumberAttribute(null=True, attr_name="expireAfterDays")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    last_run_at = UnicodeAttribute(null=True, attr_name="lastRunAt")

@@ -29,7 +29,7 @@ from chalicelib.schemas import (
     SearchBody,
 )
 from chalicelib.schemas_webhooks import Actor, EventType
-from chalicelib.services import cursors, events
+from chalicelib.services import activity, cursors, events
 from chalicelib.services.auth import Principal
 
 # Fields a PATCH may set, by their API name and the item attribute they map to.
@@ -246,6 +246,7 @@ def restore_contact(principal: Principal, contact_id: str) -> Contact:
 def erase_contact(principal: Principal, contact_id: str) -> Deleted:
     item = _load(principal, contact_id)
     repo.delete_permanently(item)
+    activity.erase_activity(principal.tenant_id, contact_id)
     event = events.contact_event(
         "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
     )
@@ -414,7 +415,14 @@ def store_changes(
     principal: Principal, changes: Mapping[K, ContactChange], deadline: Deadline, **created_data: Any
 ) -> set[K]:
     """Batch-write many contact changes, publish events for those that landed; answer the keys that did not."""
+    return store_changes_as(principal.tenant_id, events.actor_of(principal), changes, deadline, **created_data)
+
+
+def store_changes_as(
+    tenant_id: str, actor: Actor, changes: Mapping[K, ContactChange], deadline: Deadline, **created_data: Any
+) -> set[K]:
+    """`store_changes` for a write no API key made (the schedule, subscribe): events carry `actor`."""
     failed = bulk_repo.write_contacts(changes, deadline)
     written = [(change.old, change.new) for key, change in changes.items() if key not in failed]
-    publish_changes(principal.tenant_id, events.actor_of(principal), written, **created_data)
+    publish_changes(tenant_id, actor, written, **created_data)
     return failed

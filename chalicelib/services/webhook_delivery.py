@@ -36,7 +36,7 @@ from chalicelib.schemas_webhooks import (
     EventBatchMessage,
     WebhookPayload,
 )
-from chalicelib.services import events, ssrf
+from chalicelib.services import activity, events, ssrf
 from chalicelib.services.webhook_http import HttpResult, Transport, http_post, signed_headers
 from chalicelib.settings import settings
 
@@ -100,8 +100,11 @@ class Outbox:
 
     retries: list[queues.OutgoingMessage] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+    attempts: list[DeliveryItem] = field(default_factory=list)  # recorded, for the contacts' timelines
 
     def flush(self) -> None:
+        if self.attempts:
+            activity.record_entries(activity.delivery_entry(delivery) for delivery in self.attempts)
         for queue, messages in (
             (settings.events_queue, self.retries),
             (settings.events_dlq, [queues.OutgoingMessage(body) for body in self.dead]),
@@ -163,6 +166,7 @@ def attempt(endpoint: WebhookItem | None, delivery: DeliveryItem, outbox: Outbox
         )
         _schedule(outbox, message, now)
     repo.save_delivery(delivery)
+    outbox.attempts.append(DeliveryItem.from_raw_data(delivery.serialize()))  # a snapshot: the item lives on
     log.info(
         "delivery %s attempt %d: %s %s",
         delivery.delivery_id,
@@ -288,6 +292,23 @@ def _put_back(body: str, message: EventBatchMessage | DeliveryMessage, outbox: O
     outbox.retries.append(queues.OutgoingMessage(events.encode_message(again), delay))
 
 
+def _consume_events(message: EventBatchMessage, endpoints: _Endpoints, outbox: Outbox, deadline: Deadline) -> None:
+    """Both jobs of an event batch, each isolated from the other: the activity timeline, then webhook fan-out.
+
+    Both are idempotent (activity entries and deliveries are keyed by the event), so when
+    either fails the whole record is put back and redone.
+    """
+    failure: Exception | None = None
+    for job in (lambda: activity.record_events(message.events), lambda: _fan_out(message, endpoints, outbox, deadline)):
+        try:
+            job()
+        except Exception as error:
+            log.exception("event batch job failed")
+            failure = failure or error
+    if failure is not None:
+        raise failure
+
+
 def deliver_webhooks(bodies: Sequence[str], context: Any = None) -> None:
     """Handle the bodies of one SQS batch; never raises (see the module's docstring)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -303,7 +324,7 @@ def deliver_webhooks(bodies: Sequence[str], context: Any = None) -> None:
             continue
         try:
             if isinstance(message, EventBatchMessage):
-                _fan_out(message, endpoints, outbox, deadline)
+                _consume_events(message, endpoints, outbox, deadline)
             else:
                 _retry(message, outbox)
         except Exception:

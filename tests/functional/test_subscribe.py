@@ -259,3 +259,15 @@ def test_signup_never_reaches_another_tenant(client, acme, globex, newsletter):
     assert theirs["groupIds"] == [] and theirs["tags"] == []
     [ours] = acme.get("/api/contacts").json_body["data"]
     assert ours["groupIds"] == [newsletter["id"]]
+
+
+def test_signup_and_confirmation_are_in_the_contacts_timeline(client, acme, doi_group):
+    from tests.functional.consumer import consume_events
+
+    post_signup(client, {"group": doi_group["id"], "email": "timeline@example.com", "formType": "popup"})
+    client.http.get(confirmation_link("timeline@example.com"))
+    consume_events()
+    [contact] = acme.get(f"/api/contacts?group={doi_group['id']}").json_body["data"]
+    timeline = acme.get(f"/api/contacts/{contact['id']}/activity").json_body["data"]
+    assert [entry["type"] for entry in timeline] == ["contact.confirmed", "contact.subscribed", "contact.created"]
+    assert {entry["source"] for entry in timeline} <= {"subscribe", f"subscribe:{doi_group['name']}"}

@@ -1,0 +1,85 @@
+"""Pydantic models of the activity timeline and of tag-rotation rules (HTTP bodies and answers)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationInfo, field_validator
+
+from chalicelib.schemas import Body, Tag
+
+MAX_TAKE = 200
+MAX_EXPIRE_DAYS = 3650
+
+# Activity
+
+
+class ActivityQuery(BaseModel):
+    """Query string of GET /api/contacts/{id}/activity (unknown parameters are ignored)."""
+
+    skip: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    take: Annotated[int, Field(ge=1, le=MAX_TAKE)] = 50
+
+
+class ActivityEntry(BaseModel):
+    id: str
+    type: str
+    occurredAt: str
+    source: str
+    details: dict[str, Any]
+
+
+class ActivityPage(BaseModel):
+    data: list[ActivityEntry]
+    skip: int
+    take: int
+
+
+# Tag rotation
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return len(text) == 10 and date.fromisoformat(text) is not None
+    except ValueError:
+        return False
+
+
+Prefix = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class TagRotationCreate(Body):
+    sourcePrefix: Prefix  # declared first: pointerTag's check reads it
+    pointerTag: Tag
+    expireAfterDays: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRE_DAYS)] | None = None
+
+    @field_validator("pointerTag")
+    @classmethod
+    def _pointer_is_no_source(cls, value: str, info: ValidationInfo) -> str:
+        """The pointer may share the prefix (the contract's own example does: "crm-sync:current" and
+        "crm-sync:") and is never taken as a source; but a pointer that looks like a dated source tag
+        would be expired by its own rule."""
+        prefix = info.data.get("sourcePrefix")
+        if prefix and (value == prefix or (value.startswith(prefix) and _is_date(value[len(prefix) :]))):
+            raise ValueError("must not look like a source tag (sourcePrefix followed by a YYYY-MM-DD date)")
+        return value
+
+
+class TagRotationRule(BaseModel):
+    id: str
+    pointerTag: str
+    sourcePrefix: str
+    expireAfterDays: int | None
+    createdAt: str
+    lastRunAt: str | None = None
+
+
+class TagRotationList(BaseModel):
+    data: list[TagRotationRule]
+
+
+class RotationResult(BaseModel):
+    sourceTag: str | None
+    added: int
+    removed: int
