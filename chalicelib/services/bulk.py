@@ -43,7 +43,7 @@ from chalicelib.schemas_bulk import (
     BulkUpsertBody,
 )
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import new_contact_item, require_groups, store_changes
+from chalicelib.services.contacts import PATCHABLE, new_contact_item, require_groups, store_changes
 
 Remaining = Callable[[], float] | None
 # Seconds kept back from the Lambda's time to render the answer after the last write.
@@ -52,16 +52,7 @@ BULK_SOURCE = "bulk"
 
 # Plain fields a row may set: API name -> item attribute. email, externalId, tags,
 # customFields and subscription have rules of their own below.
-ROW_FIELDS = {
-    "firstName": "first_name",
-    "lastName": "last_name",
-    "company": "company",
-    "jobTitle": "job_title",
-    "phone": "phone",
-    "website": "website",
-    "status": "status",
-    "subscription": "subscription",
-}
+ROW_FIELDS = {name: attribute for name, attribute in PATCHABLE.items() if name not in ("email", "externalId")}
 # What "changed" means for a contact (and what an event would list): API name -> attribute.
 TRACKED = {
     "email": "email",
