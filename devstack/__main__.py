@@ -178,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    # Wake up now and then: signal handlers (SIGUSR1 reports, SIGUSR2 rotations) run on this thread.
+    while not stop.wait(0.5):
+        pass
     for worker in workers:
         worker.stop()
     api_server.shutdown()

@@ -90,7 +90,7 @@ def report(stack: Stack) -> dict[str, Any]:
                 result: dict[str, Any] = json.loads(line)
                 return result
         time.sleep(0.05)
-    raise RuntimeError("the devstack did not report its counts")
+    raise RuntimeError("the devstack did not report its counts; its last output:\n" + "".join(stack.output[-20:]))
 
 
 def wait_for_consumer(aws: str, timeout: float = 180.0) -> float:
