@@ -149,7 +149,7 @@ def update_webhook(request: Request, principal: Principal, webhook_id: str) -> R
 
 @api.route("/api/webhooks/{webhook_id}", "DELETE", scope=WEBHOOKS, idempotent=True)
 def delete_webhook(request: Request, principal: Principal, webhook_id: str) -> Response:
-    return render(webhooks.delete_webhook(principal, webhook_id), exclude_none=True)
+    return render(webhooks.delete_webhook(principal, webhook_id))
 
 
 @api.route("/api/webhooks/{webhook_id}/deliveries", "GET", scope=WEBHOOKS)

@@ -34,7 +34,10 @@ def _normalize_tags(tags: list[str]) -> list[str]:
 
 
 def _check_custom_fields(fields: dict[str, Any] | None) -> dict[str, Any] | None:
-    if fields is not None and len(json.dumps(fields, separators=(",", ":"))) > MAX_CUSTOM_FIELDS_BYTES:
+    if (
+        fields is not None
+        and len(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_CUSTOM_FIELDS_BYTES
+    ):
         raise ValueError("must be at most 8 KB as JSON")
     return fields
 
@@ -45,6 +48,7 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 TagList = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_normalize_tags)]
+GroupIdList = Annotated[list[str], Field(max_length=MAX_TAGS), AfterValidator(_normalize_tags)]
 CustomFields = Annotated[dict[str, Any] | None, AfterValidator(_check_custom_fields)]
 
 
@@ -70,15 +74,16 @@ class ContactCreate(ContactFields):
     email: Email
     subscription: Subscription = "unconfirmed"
     tags: TagList = []
-    groupIds: Annotated[list[str], Field(max_length=MAX_TAGS), AfterValidator(_normalize_tags)] = []
+    groupIds: GroupIdList = []
 
 
 class ContactPatch(ContactFields):
-    """Only the fields present are applied; `null` clears a nullable field."""
+    """Only the fields present are applied; `null` clears a nullable field; tags and groupIds replace."""
 
     email: Email | None = None
     subscription: Subscription | None = None
     tags: TagList | None = None
+    groupIds: GroupIdList | None = None
 
 
 class TagsBody(Body):

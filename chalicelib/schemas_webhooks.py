@@ -83,6 +83,10 @@ class Webhook(BaseModel):
     updatedAt: str
 
 
+class WebhookDeleted(Webhook):
+    deleted: bool = True
+
+
 class WebhookCreated(Webhook):
     secret: str  # shown only in the answer to POST /api/webhooks
 

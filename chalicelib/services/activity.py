@@ -31,9 +31,13 @@ _ACTOR_SOURCES = {"apiKey": "api", "subscribe": "subscribe", "schedule": "schedu
 
 
 def _source(event: Event) -> str:
-    """How the change came: a creation's own source (api, bulk, subscribe:<group>, ...), else who made it."""
+    """How the change came: a creation's own source (api, bulk, subscribe:<group>, ...), the route that
+    made it (`origin`: bulk), else who made it."""
     if event.type == "contact.created":
         return event.data.contact.source
+    origin = (event.data.model_extra or {}).get("origin")
+    if isinstance(origin, str):
+        return origin
     return _ACTOR_SOURCES.get(event.data.actor.type, event.data.actor.type)
 
 

@@ -347,7 +347,7 @@ def _write(principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: D
     changes = {key: repo.ContactChange(t.before, t.item) for key, t in touched.items() if t.changed()}
     # New contacts' events carry the request's eventKeyForNewContacts as data.eventKey.
     created_data = {"eventKey": outcome.event_key} if outcome.event_key else {}
-    failed = store_changes(principal, changes, deadline, **created_data)
+    failed = store_changes(principal, changes, deadline, BULK_SOURCE, **created_data)
     if not failed:
         return
     for index, row in enumerate(outcome.rows):
@@ -432,7 +432,7 @@ def bulk_tags(principal: Principal, body: BulkTagsBody, remaining: Remaining = N
         new.updated_at = now_iso()
         changes[email] = repo.ContactChange(contact, new)
         added[email], removed[email] = len(new_tags - tags), len(tags - new_tags)
-    failed = store_changes(principal, changes, deadline)
+    failed = store_changes(principal, changes, deadline, BULK_SOURCE)
     return BulkTagsAnswer(
         matched=len(found),
         tagsAdded=sum(n for email, n in added.items() if email not in failed),

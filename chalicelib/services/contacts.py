@@ -210,6 +210,8 @@ def _apply_patch(patch: ContactPatch) -> Callable[[ContactItem], None]:
                 setattr(item, PATCHABLE[name], value)
             elif name == "tags":
                 item.tags = set(value or ()) or None
+            elif name == "groupIds":
+                item.group_ids = set(value or ()) or None
             elif name == "customFields":
                 item.custom_fields = _merge_custom_fields(item.custom_fields, value)
 
@@ -225,6 +227,8 @@ def _merge_custom_fields(stored: dict[str, Any] | None, patch: dict[str, Any] | 
 
 
 def update_contact(principal: Principal, contact_id: str, patch: ContactPatch) -> Contact:
+    if patch.groupIds:
+        require_groups(principal, patch.groupIds)
     return to_contact(_modify(principal, contact_id, _apply_patch(patch)))
 
 
@@ -394,17 +398,26 @@ def publish_changes(
     tenant_id: str,
     actor: Actor,
     changes: Iterable[tuple[ContactItem | None, ContactItem]],
+    origin: str | None = None,
     **created_data: Any,
 ) -> None:
-    """One event per written contact: `contact.created` (with `created_data`) or `contact.updated`, in one publish."""
+    """One event per written contact: `contact.created` (with `created_data`) or `contact.updated`, in one publish.
+
+    `origin` ("bulk") says which route made the change; the activity timeline shows it as the source.
+    """
+    common = {"origin": origin} if origin else {}
     batch = []
     for before, after in changes:
         if before is None:
-            batch.append(events.contact_event("contact.created", tenant_id, to_contact(after), actor, **created_data))
-        else:
-            batch.append(
-                events.contact_change_event("contact.updated", tenant_id, to_contact(before), to_contact(after), actor)
+            created = events.contact_event(
+                "contact.created", tenant_id, to_contact(after), actor, **common, **created_data
             )
+            batch.append(created)
+        else:
+            updated = events.contact_change_event(
+                "contact.updated", tenant_id, to_contact(before), to_contact(after), actor, **common
+            )
+            batch.append(updated)
     events.publish(batch)
 
 
@@ -412,17 +425,26 @@ K = TypeVar("K", bound=Hashable)
 
 
 def store_changes(
-    principal: Principal, changes: Mapping[K, ContactChange], deadline: Deadline, **created_data: Any
+    principal: Principal,
+    changes: Mapping[K, ContactChange],
+    deadline: Deadline,
+    origin: str | None = None,
+    **created_data: Any,
 ) -> set[K]:
     """Batch-write many contact changes, publish events for those that landed; answer the keys that did not."""
-    return store_changes_as(principal.tenant_id, events.actor_of(principal), changes, deadline, **created_data)
+    return store_changes_as(principal.tenant_id, events.actor_of(principal), changes, deadline, origin, **created_data)
 
 
 def store_changes_as(
-    tenant_id: str, actor: Actor, changes: Mapping[K, ContactChange], deadline: Deadline, **created_data: Any
+    tenant_id: str,
+    actor: Actor,
+    changes: Mapping[K, ContactChange],
+    deadline: Deadline,
+    origin: str | None = None,
+    **created_data: Any,
 ) -> set[K]:
     """`store_changes` for a write no API key made (the schedule, subscribe): events carry `actor`."""
     failed = bulk_repo.write_contacts(changes, deadline)
     written = [(change.old, change.new) for key, change in changes.items() if key not in failed]
-    publish_changes(tenant_id, actor, written, **created_data)
+    publish_changes(tenant_id, actor, written, origin, **created_data)
     return failed

@@ -11,7 +11,6 @@ from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.models import DeliveryItem, WebhookItem
-from chalicelib.schemas import Deleted
 from chalicelib.schemas_webhooks import (
     DeliveriesQuery,
     Delivery,
@@ -20,6 +19,7 @@ from chalicelib.schemas_webhooks import (
     Webhook,
     WebhookCreate,
     WebhookCreated,
+    WebhookDeleted,
     WebhookList,
     WebhookPatch,
 )
@@ -80,7 +80,10 @@ def _load(principal: Principal, webhook_id: str) -> WebhookItem:
 def create_webhook(principal: Principal, body: WebhookCreate) -> WebhookCreated:
     check_url(body.url)
     if len(repo.list_webhooks(principal.tenant_id)) >= MAX_WEBHOOKS_PER_TENANT:
-        raise errors.ValidationFailed(f"A tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhooks.")
+        raise errors.ValidationFailed(
+            f"A tenant may register at most {MAX_WEBHOOKS_PER_TENANT} webhooks.",
+            details=[{"field": "body", "message": "delete a webhook before adding another"}],
+        )
     now = now_iso()
     webhook_id = "wh_" + secrets.token_hex(12)
     item = WebhookItem(
@@ -127,10 +130,14 @@ def update_webhook(principal: Principal, webhook_id: str, patch: WebhookPatch) -
     return to_webhook(item)
 
 
-def delete_webhook(principal: Principal, webhook_id: str) -> Deleted:
-    """Deliveries still pending for it end as failed when their next attempt comes; the log expires by TTL."""
-    repo.delete_webhook(_load(principal, webhook_id))
-    return Deleted(id=webhook_id)
+def delete_webhook(principal: Principal, webhook_id: str) -> WebhookDeleted:
+    """Answers the endpoint as it was (API.md: "endpoint without secret"), marked `deleted`.
+
+    Deliveries still pending for it end as failed when their next attempt comes; the log expires by TTL.
+    """
+    item = _load(principal, webhook_id)
+    repo.delete_webhook(item)
+    return WebhookDeleted(**to_webhook(item).model_dump())
 
 
 def list_deliveries(principal: Principal, webhook_id: str, query: DeliveriesQuery) -> DeliveryPage:

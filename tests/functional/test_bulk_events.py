@@ -91,3 +91,13 @@ def test_bulk_tags_and_group_attach_emit_updated_events(acme):
     joined = drain_events()
     assert sorted(e.data.contact.email for e in joined) == ["a@example.com", "b@example.com"]
     assert all(e.data.model_dump()["changedFields"] == ["groupIds"] for e in joined)
+
+
+def test_bulk_changes_show_bulk_as_their_source_in_the_timeline(acme):
+    from tests.functional.consumer import consume_events
+
+    created = acme.post("/api/contacts", {"email": "src@example.com", "company": "Old"}).json_body
+    acme.post("/api/contacts/bulk", {"contacts": [{"email": "src@example.com", "company": "New"}]})
+    consume_events()
+    timeline = acme.get(f"/api/contacts/{created['id']}/activity").json_body["data"]
+    assert [(e["type"], e["source"]) for e in timeline] == [("contact.updated", "bulk"), ("contact.created", "api")]

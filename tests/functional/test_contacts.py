@@ -196,3 +196,27 @@ def test_unknown_contact_is_404_on_every_route(acme):
     answer = acme.post(f"/api/contacts/{missing}/tags", {"tags": ["x"]})
     assert answer.status_code == 404
     assert answer.json_body == {"error": {"code": "not_found", "message": "No such contact."}}
+
+
+def test_patch_replaces_group_ids_and_refuses_unknown_groups(acme):
+    first = acme.post("/api/groups", {"name": "One"}).json_body
+    second = acme.post("/api/groups", {"name": "Two"}).json_body
+    created = acme.post("/api/contacts", {"email": "grp@example.com", "groupIds": [first["id"]]}).json_body
+    path = f"/api/contacts/{created['id']}"
+    assert acme.patch(path, {"groupIds": [second["id"]]}).json_body["groupIds"] == [second["id"]]
+    assert [c["email"] for c in acme.get(f"/api/contacts?group={second['id']}").json_body["data"]] == [
+        "grp@example.com"
+    ]
+    assert acme.get(f"/api/contacts?group={first['id']}").json_body["data"] == []
+    refused = acme.patch(path, {"groupIds": ["grp_unknown"]})
+    assert refused.status_code == 422
+    assert acme.get(path).json_body["groupIds"] == [second["id"]]
+    assert acme.patch(path, {"groupIds": None}).json_body["groupIds"] == []
+
+
+def test_custom_fields_limit_counts_utf8_bytes_not_escapes(acme):
+    # 2,000 "é" are 4 KB of UTF-8 (12 KB if escaped as \\u00e9): within the 8 KB limit.
+    accepted = acme.post("/api/contacts", {"email": "utf8@example.com", "customFields": {"k": "é" * 2000}})
+    assert accepted.status_code == 201
+    refused = acme.post("/api/contacts", {"email": "utf8b@example.com", "customFields": {"k": "é" * 4200}})
+    assert refused.status_code == 422

@@ -107,7 +107,9 @@ def test_patch_toggles_active_and_changes_filters_and_delete_removes(acme, recei
     patched = acme.patch(f"/api/webhooks/{hook['id']}", {"active": False, "events": ["contact.deleted", "*"]})
     assert patched.status_code == 200, patched.body
     assert patched.json_body["active"] is False and sorted(patched.json_body["events"]) == ["*", "contact.deleted"]
-    assert acme.delete(f"/api/webhooks/{hook['id']}").json_body == {"id": hook["id"], "deleted": True}
+    deleted = acme.delete(f"/api/webhooks/{hook['id']}").json_body
+    assert deleted["id"] == hook["id"] and deleted["deleted"] is True
+    assert deleted["url"] == hook["url"] and "secret" not in deleted
     assert acme.get(f"/api/webhooks/{hook['id']}").status_code == 404
 
 
