@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
 
 from devstack.resources import stage_environment
+from tests.stack import Stack, start_stack
 
 os.environ.update(
     {
@@ -19,3 +23,11 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 for name, value in stage_environment("dev").items():
     os.environ.setdefault(name, value)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """One `python -m devstack` on free ports for the whole session (e2e and browser tests share it)."""
+    running = start_stack()
+    yield running
+    running.stop()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.stack import HttpCaller, Stack, free_port, start_stack
+from tests.stack import HttpCaller, Stack, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -25,13 +25,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    running = start_stack()
-    yield running
-    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.stack import HttpCaller, Stack, create_tenant, start_stack
-
-
-@pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    running = start_stack()
-    yield running
-    running.stop()
+from tests.stack import HttpCaller, Stack, create_tenant
 
 
 @pytest.fixture(scope="session")
