@@ -23,7 +23,7 @@ from chalicelib.repository import tag_catalog
 from chalicelib.repository.batch import Deadline
 from chalicelib.repository.bulk import ContactChange
 from chalicelib.repository.models import ContactItem, TagRotationRuleItem
-from chalicelib.schemas import Deleted
+from chalicelib.schemas import MAX_TAGS, Deleted
 from chalicelib.schemas_activity import RotationResult, TagRotationCreate, TagRotationList, TagRotationRule
 from chalicelib.services import events
 from chalicelib.services.auth import Principal
@@ -139,8 +139,11 @@ def _plan(contacts: dict[str, ContactItem], source: str | None, pointer: str, ex
         tags = set(old.tags or ())
         new_tags = tags - expired
         if source is not None and source in tags and pointer not in tags:
-            new_tags.add(pointer)
-            plan.added.add(email)
+            if len(new_tags) >= MAX_TAGS:
+                log.warning("contact %s is at the %d-tag limit; %s not added", old.contact_id, MAX_TAGS, pointer)
+            else:
+                new_tags.add(pointer)
+                plan.added.add(email)
         elif source is not None and pointer in tags and source not in tags:
             new_tags.discard(pointer)
             plan.removed.add(email)

@@ -15,6 +15,7 @@ from chalicelib.repository import contacts as contacts_repo
 from chalicelib.repository import groups as groups_repo
 from chalicelib.repository import mail, signups
 from chalicelib.repository.models import ContactItem, GroupItem
+from chalicelib.schemas import MAX_TAGS
 from chalicelib.schemas_subscribe import SubscribeAnswer, SubscribeBody
 from chalicelib.services import events
 from chalicelib.services.contacts import MAX_VERSION_RETRIES, modify_contact, to_contact
@@ -44,8 +45,13 @@ def _split_name(name: str | None) -> tuple[str | None, str | None]:
 def _signup_change(group: GroupItem, body: SubscribeBody) -> Callable[[ContactItem], None]:
     first, last = _split_name(body.name)
 
+    source_tag = f"source:{_source(group)}"
+
     def change(item: ContactItem) -> None:
-        item.tags = set(item.tags or ()) | {f"source:{_source(group)}"}
+        tags = set(item.tags or ())
+        if len(tags) < MAX_TAGS:  # a contact at the tag limit still joins; it just gets no source tag
+            tags.add(source_tag)
+        item.tags = tags or None
         item.group_ids = set(item.group_ids or ()) | {group.group_id}
         if group.double_opt_in:
             # A confirmed contact is never downgraded, not even by a replayed signup.

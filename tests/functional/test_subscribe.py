@@ -271,3 +271,12 @@ def test_signup_and_confirmation_are_in_the_contacts_timeline(client, acme, doi_
     timeline = acme.get(f"/api/contacts/{contact['id']}/activity").json_body["data"]
     assert [entry["type"] for entry in timeline] == ["contact.confirmed", "contact.subscribed", "contact.created"]
     assert {entry["source"] for entry in timeline} <= {"subscribe", f"subscribe:{doi_group['name']}"}
+
+
+def test_a_contact_at_the_tag_limit_still_joins_without_passing_the_limit(client, acme, newsletter):
+    full = [f"t{i:03d}" for i in range(500)]
+    created = acme.post("/api/contacts", {"email": "full@example.com", "tags": full}).json_body
+    assert post_signup(client, {"group": newsletter["id"], "email": "full@example.com"}).status_code == 200
+    contact = acme.get(f"/api/contacts/{created['id']}").json_body
+    assert contact["tags"] == full
+    assert contact["groupIds"] == [newsletter["id"]]
