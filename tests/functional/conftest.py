@@ -58,6 +58,17 @@ class Caller:
     def delete(self, path: str, body: Any = None, **kw: Any) -> Any:
         return self.request("DELETE", path, body, **kw)
 
+    def walk_pages(self, path: str) -> list[Any]:
+        """Every item of a cursor-paged listing (`path` carries its query, e.g. "?limit=2"), in order."""
+        items: list[Any] = []
+        cursor = None
+        while True:
+            page = self.get(path + (f"&cursor={cursor}" if cursor else "")).json_body
+            items.extend(page["data"])
+            cursor = page["nextCursor"]
+            if cursor is None:
+                return items
+
 
 def new_caller(client: Client, name: str) -> Caller:
     created = auth.create_tenant(name)

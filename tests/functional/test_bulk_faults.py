@@ -23,14 +23,7 @@ def principal(caller: Caller) -> Principal:
 
 
 def all_emails(caller: Caller) -> set[str]:
-    emails: set[str] = set()
-    cursor = None
-    while True:
-        page = caller.get("/api/contacts?limit=100" + (f"&cursor={cursor}" if cursor else "")).json_body
-        emails.update(c["email"] for c in page["data"])
-        cursor = page["nextCursor"]
-        if cursor is None:
-            return emails
+    return {c["email"] for c in caller.walk_pages("/api/contacts?limit=100")}
 
 
 def assert_all_stored(caller: Caller, n: int, tag: str) -> None:

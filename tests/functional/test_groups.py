@@ -55,14 +55,7 @@ def test_the_public_lookup_resolves_a_group_id_to_its_tenant(acme: Caller) -> No
 
 def test_groups_list_is_paginated(acme: Caller) -> None:
     created = {new_group(acme, f"G{i}")["id"] for i in range(5)}
-    seen: list[str] = []
-    cursor = None
-    while True:
-        page = acme.get("/api/groups?limit=2" + (f"&cursor={cursor}" if cursor else "")).json_body
-        seen.extend(g["id"] for g in page["data"])
-        cursor = page["nextCursor"]
-        if cursor is None:
-            break
+    seen = [g["id"] for g in acme.walk_pages("/api/groups?limit=2")]
     assert sorted(seen) == sorted(created)
     assert acme.get("/api/groups?cursor=garbage").status_code == 400
 
