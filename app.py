@@ -7,30 +7,15 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib.pages import confirmation_page
-from chalicelib.schemas import (
-    KEYS,
-    READ,
-    WEBHOOKS,
-    WRITE,
-    ContactCreate,
-    ContactPatch,
-    KeyCreate,
-    ListQuery,
-    SearchBody,
-    TagsBody,
-)
-from chalicelib.schemas_activity import ActivityQuery, TagRotationCreate
-from chalicelib.schemas_bulk import (
-    BulkTagsBody,
-    BulkUpsertBody,
-    ContactGroupsBody,
-    GroupCreate,
-    GroupListQuery,
-    GroupMembersBody,
-    GroupPatch,
-)
-from chalicelib.schemas_subscribe import SubscribeBody
-from chalicelib.schemas_webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
+from chalicelib.schemas.activity import ActivityQuery
+from chalicelib.schemas.auth import KeyCreate
+from chalicelib.schemas.bulk import BulkTagsBody, BulkUpsertBody
+from chalicelib.schemas.common import KEYS, READ, WEBHOOKS, WRITE
+from chalicelib.schemas.contacts import ContactCreate, ContactPatch, ListQuery, SearchBody, TagsBody
+from chalicelib.schemas.groups import ContactGroupsBody, GroupCreate, GroupListQuery, GroupMembersBody, GroupPatch
+from chalicelib.schemas.rotation import TagRotationCreate
+from chalicelib.schemas.subscribe import SubscribeBody
+from chalicelib.schemas.webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
 from chalicelib.services import activity, auth, bulk, contacts, groups, rotation, webhook_delivery, webhooks
 from chalicelib.services import subscribe as signup
 from chalicelib.services.auth import Principal

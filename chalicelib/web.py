@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from chalicelib import errors
-from chalicelib.schemas import Scope
+from chalicelib.schemas.common import Scope
 from chalicelib.services import auth, idempotency
 from chalicelib.settings import settings
 

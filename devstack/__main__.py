@@ -68,7 +68,7 @@ def _configure_environment(aws_endpoint: str | None, api_url: str) -> None:
 
 def _bootstrap_demo_tenant() -> dict[str, Any]:
     """The demo tenant, its key, and a newsletter group for the widget's demo page."""
-    from chalicelib.schemas_bulk import GroupCreate
+    from chalicelib.schemas.groups import GroupCreate
     from chalicelib.services.auth import Principal, create_tenant
     from chalicelib.services.groups import create_group
 

@@ -19,8 +19,8 @@ from chalicelib.repository import activity as repo
 from chalicelib.repository import contacts as contacts_repo
 from chalicelib.repository.batch import Deadline
 from chalicelib.repository.models import ActivityItem, DeliveryItem
-from chalicelib.schemas_activity import ActivityEntry, ActivityPage, ActivityQuery
-from chalicelib.schemas_webhooks import Event
+from chalicelib.schemas.activity import ActivityEntry, ActivityPage, ActivityQuery
+from chalicelib.schemas.events import Event
 from chalicelib.services.auth import Principal
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,8 @@ from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.repository import accounts
 from chalicelib.repository.models import ApiKeyHashItem, ApiKeyItem, TenantItem
-from chalicelib.schemas import ALL_SCOPES, ApiKey, ApiKeyCreated, ApiKeyList, KeyCreate, Scope, TenantCreated
+from chalicelib.schemas.auth import ApiKey, ApiKeyCreated, ApiKeyList, KeyCreate, TenantCreated
+from chalicelib.schemas.common import ALL_SCOPES, Scope
 
 KEY_PREFIX = "fli_"
 

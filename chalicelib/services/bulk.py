@@ -28,8 +28,7 @@ from chalicelib.repository import bulk as repo
 from chalicelib.repository.batch import BatchIncomplete, Deadline
 from chalicelib.repository.contacts import external_key
 from chalicelib.repository.models import ContactItem
-from chalicelib.schemas import MAX_TAGS
-from chalicelib.schemas_bulk import (
+from chalicelib.schemas.bulk import (
     MAX_BULK_ROWS,
     MAX_BULK_TAG_IDENTIFIERS,
     Action,
@@ -42,6 +41,7 @@ from chalicelib.schemas_bulk import (
     BulkUpsertAnswerWithResults,
     BulkUpsertBody,
 )
+from chalicelib.schemas.common import MAX_TAGS
 from chalicelib.services.auth import Principal
 from chalicelib.services.contacts import PATCHABLE, new_contact_item, require_groups, store_changes
 

@@ -17,18 +17,17 @@ from chalicelib.repository import groups as groups_repo
 from chalicelib.repository.batch import Deadline
 from chalicelib.repository.bulk import ContactChange
 from chalicelib.repository.models import ContactItem
-from chalicelib.schemas import (
-    MAX_TAGS,
+from chalicelib.schemas.common import MAX_TAGS, Deleted
+from chalicelib.schemas.contacts import (
     Contact,
     ContactCreate,
     ContactFields,
     ContactPage,
     ContactPatch,
-    Deleted,
     ListQuery,
     SearchBody,
 )
-from chalicelib.schemas_webhooks import Actor, EventType
+from chalicelib.schemas.events import Actor, EventType
 from chalicelib.services import activity, cursors, events
 from chalicelib.services.auth import Principal
 

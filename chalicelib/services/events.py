@@ -25,8 +25,8 @@ from pydantic import TypeAdapter
 
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
-from chalicelib.schemas import Contact
-from chalicelib.schemas_webhooks import (
+from chalicelib.schemas.contacts import Contact
+from chalicelib.schemas.events import (
     Actor,
     ApiKeyActor,
     DeliveryMessage,

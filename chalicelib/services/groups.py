@@ -12,8 +12,8 @@ from chalicelib.repository import groups as repo
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.batch import BatchIncomplete, Deadline
 from chalicelib.repository.models import ContactItem, GroupItem
-from chalicelib.schemas import Deleted
-from chalicelib.schemas_bulk import (
+from chalicelib.schemas.common import Deleted
+from chalicelib.schemas.groups import (
     MAX_GROUP_MEMBERS_PER_CALL,
     AttachAnswer,
     DetachAnswer,

@@ -23,8 +23,8 @@ from chalicelib.repository import tag_catalog
 from chalicelib.repository.batch import Deadline
 from chalicelib.repository.bulk import ContactChange
 from chalicelib.repository.models import ContactItem, TagRotationRuleItem
-from chalicelib.schemas import MAX_TAGS, Deleted
-from chalicelib.schemas_activity import RotationResult, TagRotationCreate, TagRotationList, TagRotationRule
+from chalicelib.schemas.common import MAX_TAGS, Deleted
+from chalicelib.schemas.rotation import RotationResult, TagRotationCreate, TagRotationList, TagRotationRule
 from chalicelib.services import events
 from chalicelib.services.auth import Principal
 from chalicelib.services.contacts import store_changes_as

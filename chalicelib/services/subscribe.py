@@ -15,8 +15,8 @@ from chalicelib.repository import contacts as contacts_repo
 from chalicelib.repository import groups as groups_repo
 from chalicelib.repository import mail, signups
 from chalicelib.repository.models import ContactItem, GroupItem
-from chalicelib.schemas import MAX_TAGS
-from chalicelib.schemas_subscribe import SubscribeAnswer, SubscribeBody
+from chalicelib.schemas.common import MAX_TAGS
+from chalicelib.schemas.subscribe import SubscribeAnswer, SubscribeBody
 from chalicelib.services import events
 from chalicelib.services.contacts import MAX_VERSION_RETRIES, modify_contact, to_contact
 from chalicelib.settings import settings

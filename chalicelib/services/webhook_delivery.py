@@ -28,14 +28,7 @@ from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
 from chalicelib.repository.models import DeliveryItem, WebhookItem
-from chalicelib.schemas_webhooks import (
-    ApiKeyActor,
-    DeadLetter,
-    DeliveryMessage,
-    Event,
-    EventBatchMessage,
-    WebhookPayload,
-)
+from chalicelib.schemas.events import ApiKeyActor, DeadLetter, DeliveryMessage, Event, EventBatchMessage, WebhookPayload
 from chalicelib.services import activity, events, ssrf
 from chalicelib.services.webhook_http import HttpResult, Transport, http_post, signed_headers
 from chalicelib.settings import settings

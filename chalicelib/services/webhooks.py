@@ -11,10 +11,10 @@ from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.models import DeliveryItem, WebhookItem
-from chalicelib.schemas_webhooks import (
+from chalicelib.schemas.events import DeliveryMessage
+from chalicelib.schemas.webhooks import (
     DeliveriesQuery,
     Delivery,
-    DeliveryMessage,
     DeliveryPage,
     Webhook,
     WebhookCreate,

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.repository.models import ContactItem
-from chalicelib.schemas import ContactCreate, ContactPatch
-from chalicelib.schemas_bulk import BulkUpsertBody
+from chalicelib.schemas.bulk import BulkUpsertBody
+from chalicelib.schemas.contacts import ContactCreate, ContactPatch
 from chalicelib.services import bulk, contacts
 from chalicelib.services.auth import Principal
 from tests.functional.conftest import Caller

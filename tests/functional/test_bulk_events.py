@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from chalicelib.schemas_webhooks import EventBatchMessage
+from chalicelib.schemas.events import EventBatchMessage
 from chalicelib.services import events
 from chalicelib.settings import settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from chalicelib.schemas_bulk import BulkUpsertBody
+from chalicelib.schemas.bulk import BulkUpsertBody
 from chalicelib.services import bulk
 from chalicelib.services.auth import Principal
 from tests.functional.conftest import Caller

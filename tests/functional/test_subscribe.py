@@ -164,7 +164,7 @@ def test_an_expired_window_lets_the_next_signup_through(client, newsletter):
 
 
 def test_sixteen_simultaneous_identical_signups_let_exactly_one_through(aws, newsletter):
-    from chalicelib.schemas_subscribe import SubscribeBody
+    from chalicelib.schemas.subscribe import SubscribeBody
 
     body = SubscribeBody(group=newsletter["id"], email="burst@example.com")
 

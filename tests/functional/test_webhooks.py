@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.repository.aws import client as aws_client
-from chalicelib.schemas_webhooks import SystemActor
+from chalicelib.schemas.events import SystemActor
 from chalicelib.services import events, ssrf, webhook_delivery
 from chalicelib.services.webhook_http import HttpResult
 from chalicelib.settings import settings

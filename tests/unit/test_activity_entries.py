@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.schemas import Contact
+from chalicelib.schemas.contacts import Contact
 from chalicelib.services import activity, events
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from chalicelib.repository.bulk import request_identity
 from chalicelib.repository.models import ContactItem
-from chalicelib.schemas_bulk import BulkRow
+from chalicelib.schemas.bulk import BulkRow
 from chalicelib.services.bulk import _merge_custom_fields, _validation_message, snapshot
 from chalicelib.services.groups import new_group_id
 from chalicelib.settings import settings

@@ -2,7 +2,7 @@ import random
 import string
 
 from chalicelib.repository.queues import MAX_BATCH_MESSAGES, MAX_REQUEST_BYTES, OutgoingMessage, plan_batches
-from chalicelib.schemas_webhooks import EventBatchMessage, SystemActor
+from chalicelib.schemas.events import EventBatchMessage, SystemActor
 from chalicelib.services import events
 
 
@@ -55,7 +55,7 @@ def test_batches_hold_at_most_10_messages_and_256_kib():
 
 
 def test_change_events_carry_changed_fields_with_old_and_new_values():
-    from chalicelib.schemas import Contact
+    from chalicelib.schemas.contacts import Contact
 
     before = Contact.model_validate(contact(1))
     after = before.model_copy(update={"firstName": "Ann", "tags": ["vip"], "updatedAt": "2026-02-01T00:00:00.000Z"})

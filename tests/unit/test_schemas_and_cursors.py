@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib import errors
-from chalicelib.schemas import ContactCreate, ContactPatch, normalize_email
+from chalicelib.schemas.common import normalize_email
+from chalicelib.schemas.contacts import ContactCreate, ContactPatch
 from chalicelib.services import cursors
 from chalicelib.web import validation_details
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from chalicelib.schemas import normalize_email
+from chalicelib.schemas.common import normalize_email
 
 
 def _signup_email(value: str) -> str:

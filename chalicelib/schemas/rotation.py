@@ -1,42 +1,15 @@
-"""Pydantic models of the activity timeline and of tag-rotation rules (HTTP bodies and answers)."""
+"""Bodies and answers of tag-rotation rules."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationInfo, field_validator
 
-from chalicelib.schemas import Body, Tag
+from chalicelib.schemas.common import Body, Tag
 
-MAX_TAKE = 200
 MAX_EXPIRE_DAYS = 3650
-
-# Activity
-
-
-class ActivityQuery(BaseModel):
-    """Query string of GET /api/contacts/{id}/activity (unknown parameters are ignored)."""
-
-    skip: Annotated[int, Field(ge=0, le=1_000_000)] = 0
-    take: Annotated[int, Field(ge=1, le=MAX_TAKE)] = 50
-
-
-class ActivityEntry(BaseModel):
-    id: str
-    type: str
-    occurredAt: str
-    source: str
-    details: dict[str, Any]
-
-
-class ActivityPage(BaseModel):
-    data: list[ActivityEntry]
-    skip: int
-    take: int
-
-
-# Tag rotation
 
 
 def _is_date(text: str) -> bool:

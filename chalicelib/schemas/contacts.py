@@ -1,0 +1,108 @@
+"""Bodies and answers of the single-contact routes, listing and search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, Field
+
+from chalicelib.schemas.common import (
+    MAX_PAGE,
+    MAX_TAGS,
+    Body,
+    CustomFields,
+    Email,
+    GroupIdList,
+    Name,
+    Phone,
+    Subscription,
+    Tag,
+    TagList,
+    Url,
+    _normalize_tags,
+)
+
+
+class ContactFields(Body):
+    firstName: Name | None = None
+    lastName: Name | None = None
+    company: Name | None = None
+    jobTitle: Name | None = None
+    phone: Phone | None = None
+    website: Url | None = None
+    status: Name | None = None
+    externalId: Name | None = None
+    customFields: CustomFields = None
+
+
+class ContactCreate(ContactFields):
+    email: Email
+    subscription: Subscription = "unconfirmed"
+    tags: TagList = []
+    groupIds: GroupIdList = []
+
+
+class ContactPatch(ContactFields):
+    """Only the fields present are applied; `null` clears a nullable field; tags and groupIds replace."""
+
+    email: Email | None = None
+    subscription: Subscription | None = None
+    tags: TagList | None = None
+    groupIds: GroupIdList | None = None
+
+
+class TagsBody(Body):
+    tags: Annotated[list[Tag], Field(min_length=1, max_length=MAX_TAGS), AfterValidator(_normalize_tags)]
+
+
+class SearchFilters(Body):
+    status: str | None = None
+    tags: list[str] = []
+    groupIds: list[str] = []
+    subscription: Subscription | None = None
+    customFields: dict[str, Any] = {}
+
+
+class SearchBody(Body):
+    query: str | None = None
+    filters: SearchFilters = SearchFilters()
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
+    cursor: str | None = None
+
+
+class ListQuery(BaseModel):
+    """Query string of GET /api/contacts (unknown parameters are ignored, as browsers add some)."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
+    cursor: str | None = None
+    search: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    group: str | None = None
+    subscription: Subscription | None = None
+
+
+class Contact(BaseModel):
+    id: str
+    email: str
+    firstName: str | None = None
+    lastName: str | None = None
+    company: str | None = None
+    jobTitle: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    status: str | None = None
+    subscription: Subscription
+    externalId: str | None = None
+    source: str
+    tags: list[str]
+    groupIds: list[str]
+    customFields: dict[str, Any]
+    createdAt: str
+    updatedAt: str
+    deletedAt: str | None = None
+
+
+class ContactPage(BaseModel):
+    data: list[Contact]
+    nextCursor: str | None

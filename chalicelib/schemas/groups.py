@@ -1,0 +1,77 @@
+"""Bodies and answers of groups and group membership routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, Url
+
+MAX_GROUP_MEMBERS_PER_CALL = 500
+
+
+class GroupCreate(Body):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    doubleOptIn: bool = False
+    confirmRedirectUrl: Url | None = None
+
+    @field_validator("confirmRedirectUrl")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+
+class GroupPatch(GroupCreate):
+    """Only the fields present are applied; `confirmRedirectUrl: null` clears it."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None  # type: ignore[assignment]
+    doubleOptIn: bool | None = None  # type: ignore[assignment]
+
+
+class Group(BaseModel):
+    id: str
+    name: str
+    doubleOptIn: bool
+    confirmRedirectUrl: str | None
+    createdAt: str
+    updatedAt: str
+
+
+class GroupWithCount(Group):
+    memberCount: int
+
+
+class GroupPage(BaseModel):
+    data: list[Group]
+    nextCursor: str | None
+
+
+class GroupListQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
+    cursor: str | None = None
+
+
+class GroupMembersBody(Body):
+    """contactIds and/or emails; for detach, a body with neither means every member."""
+
+    contactIds: list[Identifier] | None = None
+    emails: list[Identifier] | None = None
+
+
+class ContactGroupsBody(Body):
+    groupIds: Annotated[list[GroupId], Field(min_length=1, max_length=500)]
+
+
+class AttachAnswer(BaseModel):
+    attached: int
+    alreadyMember: int
+    notFound: int
+    unprocessedIds: list[str] = []
+
+
+class DetachAnswer(BaseModel):
+    detached: int
+    unprocessedIds: list[str] = []
