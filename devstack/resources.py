@@ -77,6 +77,8 @@ def create_tables(dynamodb: Any) -> list[str]:
         }
         if props.get("GlobalSecondaryIndexes"):
             spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         dynamodb.create_table(**spec)
         ttl = props.get("TimeToLiveSpecification")
         if ttl:

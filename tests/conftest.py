@@ -19,6 +19,9 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
+# botocore sends DynamoDB Streams calls to account-based hosts (<account>.streams-ddb...) that moto's
+# in-process mock does not recognise; the regional endpoint is equivalent.
+os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 # Webhook retries one second apart, three attempts in all (production: docs/webhooks.md); the e2e stack inherits it.
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 for name, value in stage_environment("dev").items():

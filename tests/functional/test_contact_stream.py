@@ -1,0 +1,24 @@
+"""The contacts table streams every committed change with both images, in commit order per contact."""
+
+from __future__ import annotations
+
+from tests.functional.conftest import Caller
+from tests.functional.stream import ContactStream
+
+
+def test_create_update_and_erase_reach_the_stream_with_both_images(acme: Caller) -> None:
+    stream = ContactStream()
+    created = acme.post("/api/contacts", {"email": "Ann@Example.com", "firstName": "Ann"}).json_body
+    acme.patch(f"/api/contacts/{created['id']}", {"firstName": "Anna"})
+    acme.delete(f"/api/contacts/{created['id']}?permanent=true")
+
+    changes = [c for c in stream.changes() if c.tenant_id == acme.tenant_id]
+
+    assert [c.kind for c in changes] == ["created", "updated", "removed"]
+    assert changes[0].new is not None and changes[0].new.email == "ann@example.com"
+    assert changes[1].old is not None and changes[1].old.first_name == "Ann"
+    assert changes[1].new is not None and changes[1].new.first_name == "Anna"
+    assert changes[2].old is not None and changes[2].old.contact_id == created["id"]
+    assert len({c.event_id for c in changes}) == 3
+    assert all(c.committed_at.endswith("Z") for c in changes)
+    assert stream.changes() == []
