@@ -17,7 +17,7 @@ from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors
+from chalicelib import errors, jsonbody
 from chalicelib.schemas.common import Scope
 from chalicelib.services import auth, idempotency
 from chalicelib.settings import settings
@@ -61,16 +61,17 @@ def validate(schema: type[B], data: Any) -> B:
 
 
 def parse_body(request: Request, schema: type[B], *, empty: Any = None) -> B:
-    """Decode a JSON body into `schema`: 400 when it is not JSON, 422 when it does not validate."""
+    """Decode a JSON body into `schema`: 400 when it is not JSON (or nests too deep, or holds NaN...,
+    see chalicelib.jsonbody), 422 when it does not validate."""
     raw = request.raw_body or b""
     if not raw.strip():
         if empty is None:
             raise errors.BadRequest("A JSON body is required.")
         return validate(schema, empty)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("The body is not valid JSON.") from None
+        data = jsonbody.loads(raw)
+    except jsonbody.InvalidJson as error:
+        raise errors.BadRequest(str(error)) from None
     return validate(schema, data)
 
 
