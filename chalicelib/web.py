@@ -179,9 +179,19 @@ class Api:
         return decorate
 
 
+def _query_items(request: Request) -> list[tuple[str, list[str]]]:
+    """The query string as sorted (name, every value) pairs: Chalice's MultiDict is not JSON-serialisable,
+    and `?permanent=true` and `?permanent=false` must not share one idempotent answer."""
+    params: Any = request.query_params or {}
+    getlist = getattr(params, "getlist", None)
+    return sorted((name, sorted(getlist(name)) if getlist else [str(params[name])]) for name in params)
+
+
 def _run_idempotent(request: Request, principal: auth.Principal, key: str, run: Callable[[], Response]) -> Response:
     context = request.context or {}
-    target = json.dumps([context.get("resourcePath"), request.uri_params, request.query_params], sort_keys=True)
+    target = json.dumps(
+        [context.get("resourcePath"), dict(request.uri_params or {}), _query_items(request)], sort_keys=True
+    )
     body = request.raw_body or b""
     body = body.encode() if isinstance(body, str) else body
     stored = idempotency.begin(principal.tenant_id, key, idempotency.fingerprint(request.method, target, body))
