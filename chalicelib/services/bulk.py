@@ -9,6 +9,8 @@ The shape of the bulk upsert (see docs/bulk.md):
 4. write each changed contact once, with its pointers and memberships, in
    BatchWriteItem calls (`repository.bulk.write_contacts`); contacts not written
    before the deadline turn their rows into `unprocessed` errors, which a client retries.
+   A request whose rows create contacts writes under the tenant's create lease, and reads and
+   merges again first when another request created contacts since it read (docs/bulk.md).
 
 `run_bulk_upsert` keeps per row what events need (contact, changed fields), so
 emitting `contact.created` / `contact.updated` is one call in `bulk_upsert`.
