@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from chalicelib.schemas.common import MAX_PAGE, Body, NotNull, check_url_characters
+from chalicelib.schemas.common import MAX_PAGE, Body, NotNull, check_url_characters, no_controls
 from chalicelib.schemas.events import EventType
 
 EventFilter = Literal[EventType, "*"]
@@ -43,7 +43,7 @@ WebhookUrl = Annotated[
 ]
 EventFilters = Annotated[list[EventFilter], Field(min_length=1, max_length=20), AfterValidator(_unique)]
 KeyIds = Annotated[list[str], Field(max_length=MAX_EXCLUDED_KEYS), AfterValidator(_unique)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(no_controls)]
 
 
 class WebhookCreate(Body):

@@ -160,8 +160,9 @@ def attach(principal: Principal, group_id: str, body: GroupMembersBody, remainin
     deadline = Deadline(remaining)
     found, not_found = _resolve(principal, ids, emails, deadline)
     joining = {email: c for email, c in found.items() if group_id not in (c.group_ids or ())}
-    outcome = repo.attach_contacts(principal.tenant_id, group_id, joining.values(), now_iso(), deadline)
-    _publish(principal, group_id, joining, outcome, joining=True)
+    now = now_iso()
+    outcome = repo.attach_contacts(principal.tenant_id, group_id, joining.values(), now, deadline)
+    _publish(principal, group_id, joining, outcome, now, joining=True)
     return AttachAnswer(
         attached=len(outcome.changed),
         alreadyMember=len(found) - len(joining) + len(outcome.unchanged),
@@ -175,6 +176,7 @@ def _publish(
     group_id: str,
     contacts: dict[str, ContactItem],
     outcome: repo.MembershipOutcome,
+    now: str,
     *,
     joining: bool,
 ) -> None:
@@ -185,7 +187,7 @@ def _publish(
         new = ContactItem.from_raw_data(old.serialize())
         groups = set(old.group_ids or ())
         new.group_ids = (groups | {group_id} if joining else groups - {group_id}) or None
-        new.updated_at = now_iso()
+        new.updated_at = now
         new.version = (old.version or 0) + 1
         changes.append((old, new))
     publish_changes(principal.tenant_id, events.actor_of(principal), changes)
@@ -195,8 +197,9 @@ def _strip(
     principal: Principal, group_id: str, contacts: dict[str, ContactItem], deadline: Deadline
 ) -> tuple[int, set[str]]:
     leaving = {email: c for email, c in contacts.items() if group_id in (c.group_ids or ())}
-    outcome = repo.detach_contacts(principal.tenant_id, group_id, leaving.values(), now_iso(), deadline)
-    _publish(principal, group_id, leaving, outcome, joining=False)
+    now = now_iso()
+    outcome = repo.detach_contacts(principal.tenant_id, group_id, leaving.values(), now, deadline)
+    _publish(principal, group_id, leaving, outcome, now, joining=False)
     return len(outcome.changed), {leaving[email].contact_id for email in outcome.pending}
 
 
