@@ -17,7 +17,7 @@ from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors
+from chalicelib import errors, jsonbody
 from chalicelib.schemas.common import Scope
 from chalicelib.services import auth, idempotency
 from chalicelib.settings import settings
@@ -61,16 +61,17 @@ def validate(schema: type[B], data: Any) -> B:
 
 
 def parse_body(request: Request, schema: type[B], *, empty: Any = None) -> B:
-    """Decode a JSON body into `schema`: 400 when it is not JSON, 422 when it does not validate."""
+    """Decode a JSON body into `schema`: 400 when it is not JSON (or nests too deep, or holds NaN...,
+    see chalicelib.jsonbody), 422 when it does not validate."""
     raw = request.raw_body or b""
     if not raw.strip():
         if empty is None:
             raise errors.BadRequest("A JSON body is required.")
         return validate(schema, empty)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("The body is not valid JSON.") from None
+        data = jsonbody.loads(raw)
+    except jsonbody.InvalidJson as error:
+        raise errors.BadRequest(str(error)) from None
     return validate(schema, data)
 
 
@@ -178,9 +179,19 @@ class Api:
         return decorate
 
 
+def _query_items(request: Request) -> list[tuple[str, list[str]]]:
+    """The query string as sorted (name, every value) pairs: Chalice's MultiDict is not JSON-serialisable,
+    and `?permanent=true` and `?permanent=false` must not share one idempotent answer."""
+    params: Any = request.query_params or {}
+    getlist = getattr(params, "getlist", None)
+    return sorted((name, sorted(getlist(name)) if getlist else [str(params[name])]) for name in params)
+
+
 def _run_idempotent(request: Request, principal: auth.Principal, key: str, run: Callable[[], Response]) -> Response:
     context = request.context or {}
-    target = json.dumps([context.get("resourcePath"), request.uri_params, request.query_params], sort_keys=True)
+    target = json.dumps(
+        [context.get("resourcePath"), dict(request.uri_params or {}), _query_items(request)], sort_keys=True
+    )
     body = request.raw_body or b""
     body = body.encode() if isinstance(body, str) else body
     stored = idempotency.begin(principal.tenant_id, key, idempotency.fingerprint(request.method, target, body))

@@ -48,7 +48,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _start_embedded_aws(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    from devstack.atomic import make_dynamodb_writes_atomic
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+    make_dynamodb_writes_atomic()
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()

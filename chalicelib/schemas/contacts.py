@@ -106,3 +106,6 @@ class Contact(BaseModel):
 class ContactPage(BaseModel):
     data: list[Contact]
     nextCursor: str | None
+    # Ids of stored contacts on this page that could not be rendered (logged; left out of `data`), so that
+    # one broken item never takes the tenant's listing down. Absent when empty.
+    unrenderableIds: list[str] = Field(default_factory=list, exclude_if=lambda ids: not ids)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
 
-from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, Url
+from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, NotNull, Url, no_controls
 
 MAX_GROUP_MEMBERS_PER_CALL = 500
 
 
 class GroupCreate(Body):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(no_controls)
+    ]
     doubleOptIn: bool = False
     confirmRedirectUrl: Url | None = None
 
@@ -27,8 +29,8 @@ class GroupCreate(Body):
 class GroupPatch(GroupCreate):
     """Only the fields present are applied; `confirmRedirectUrl: null` clears it."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None  # type: ignore[assignment]
-    doubleOptIn: bool | None = None  # type: ignore[assignment]
+    name: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NotNull] = None  # type: ignore[assignment]
+    doubleOptIn: Annotated[bool | None, NotNull] = None  # type: ignore[assignment]
 
 
 class Group(BaseModel):
@@ -55,10 +57,13 @@ class GroupListQuery(BaseModel):
 
 
 class GroupMembersBody(Body):
-    """contactIds and/or emails; for detach, a body with neither means every member."""
+    """contactIds and/or emails; for detach, a body with neither (`{}` or no body) means every member.
 
-    contactIds: list[Identifier] | None = None
-    emails: list[Identifier] | None = None
+    `null` is refused, never read as "not sent": `{"emails": null}` must not detach everyone.
+    """
+
+    contactIds: Annotated[list[Identifier] | None, NotNull] = None
+    emails: Annotated[list[Identifier] | None, NotNull] = None
 
 
 class ContactGroupsBody(Body):

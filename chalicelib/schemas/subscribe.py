@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from chalicelib.schemas.common import normalize_email
+from chalicelib.schemas.common import no_controls, normalize_email
 
 
 def _signup_email(value: str) -> str:
@@ -26,7 +26,9 @@ class SubscribeBody(BaseModel):
 
     group: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     email: SignupEmail
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=255), AfterValidator(no_controls)] | None
+    ) = None
     formType: Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None = None
     website: str | None = None  # the honeypot: people leave it empty
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from chalicelib.schemas.common import MAX_PAGE, Body
+from chalicelib.schemas.common import MAX_PAGE, Body, NotNull, check_url_characters, no_controls
 from chalicelib.schemas.events import EventType
 
 EventFilter = Literal[EventType, "*"]
@@ -36,11 +36,14 @@ def _unique(values: list[str]) -> list[str]:
 
 
 WebhookUrl = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048), AfterValidator(_check_url_syntax)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
+    AfterValidator(check_url_characters),  # before the syntax check: urlsplit drops tabs and line breaks
+    AfterValidator(_check_url_syntax),
 ]
 EventFilters = Annotated[list[EventFilter], Field(min_length=1, max_length=20), AfterValidator(_unique)]
 KeyIds = Annotated[list[str], Field(max_length=MAX_EXCLUDED_KEYS), AfterValidator(_unique)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(no_controls)]
 
 
 class WebhookCreate(Body):
@@ -52,13 +55,13 @@ class WebhookCreate(Body):
 
 
 class WebhookPatch(Body):
-    """Only the fields present are applied."""
+    """Only the fields present are applied; null clears only what may be empty (description, excludeActorKeyIds)."""
 
-    url: WebhookUrl | None = None
-    events: EventFilters | None = None
+    url: Annotated[WebhookUrl | None, NotNull] = None
+    events: Annotated[EventFilters | None, NotNull] = None
     description: Description | None = None
     excludeActorKeyIds: KeyIds | None = None
-    active: bool | None = None
+    active: Annotated[bool | None, NotNull] = None
 
 
 class Webhook(BaseModel):

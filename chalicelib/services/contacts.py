@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import random
 import time
 import uuid
@@ -27,9 +29,11 @@ from chalicelib.schemas.contacts import (
     ListQuery,
     SearchBody,
 )
-from chalicelib.schemas.events import Actor, EventType
+from chalicelib.schemas.events import Actor, Event, EventType
 from chalicelib.services import activity, cursors, events
 from chalicelib.services.auth import Principal
+
+log = logging.getLogger(__name__)
 
 # Fields a PATCH may set, by their API name and the item attribute they map to.
 PATCHABLE = {
@@ -74,6 +78,53 @@ def to_contact(item: ContactItem) -> Contact:
         updatedAt=item.updated_at,
         deletedAt=item.deleted_at,
     )
+
+
+def renderable(item: ContactItem) -> Contact:
+    """The contact as the API shows it, or ValidationFailed when it could not be shown.
+
+    Writes call it before writing: an answer that says "error" must mean nothing was written.
+    """
+    try:
+        contact = to_contact(item)
+        contact.model_dump_json()
+    except ValueError as error:  # pydantic's validation and serialisation errors are ValueErrors
+        raise errors.ValidationFailed(
+            "The contact could not be stored as sent.", details=[{"field": "body", "message": str(error)[:200]}]
+        ) from None
+    return contact
+
+
+def render_items(tenant_id: str, items: Iterable[ContactItem]) -> tuple[list[Contact], list[str]]:
+    """Contacts for a listing, and the ids of those that cannot be rendered (logged, left out)."""
+    shown: list[Contact] = []
+    broken: list[str] = []
+    for item in items:
+        try:
+            shown.append(renderable(item))
+        except errors.ValidationFailed:
+            log.exception(
+                "contact %s of tenant %s cannot be rendered; left out of the listing", item.contact_id, tenant_id
+            )
+            broken.append(item.contact_id)
+    return shown, broken
+
+
+def publish_after_write(build: Callable[[], Event]) -> None:
+    """Publish the event of a write that is done; an event that cannot be built (a stored contact that
+    cannot be rendered) is logged, never turned into an error answer for a write that happened."""
+    try:
+        event = build()
+    except ValueError:
+        log.exception("no event for a written contact: it cannot be rendered")
+        return
+    events.publish([event])
+
+
+def _change_event(
+    event_type: EventType, tenant_id: str, old: ContactItem, new: ContactItem, actor: Actor, data: dict[str, Any]
+) -> Event:
+    return events.contact_change_event(event_type, tenant_id, to_contact(old), to_contact(new), actor, **data)
 
 
 def _conflict(reason: str) -> errors.Conflict:
@@ -125,11 +176,11 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         group_ids=body.groupIds,
         now=now_iso(),
     )
+    contact = renderable(item)
     try:
         repo.create(item)
     except repo.ContactConflict as conflict:
         raise _conflict(conflict.reason) from None
-    contact = to_contact(item)
     events.publish([events.contact_event("contact.created", principal.tenant_id, contact, events.actor_of(principal))])
     return contact
 
@@ -180,16 +231,14 @@ def modify_contact(
         if new.serialize() == old.serialize():
             return old  # nothing changes, nothing is written
         new.updated_at = now_iso()
+        renderable(new)
         try:
             if new.email != old.email or new.external_id != old.external_id:
                 repo.replace(old, new)
             else:
                 repo.save(new)
                 repo.sync_memberships(old, new)
-            event = events.contact_change_event(
-                event_type, tenant_id, to_contact(old), to_contact(new), actor, **event_data
-            )
-            events.publish([event])
+            publish_after_write(functools.partial(_change_event, event_type, tenant_id, old, new, actor, event_data))
             return new
         except repo.ContactConflict as conflict:
             if conflict.reason != "version":
@@ -250,10 +299,11 @@ def erase_contact(principal: Principal, contact_id: str) -> Deleted:
     item = _load(principal, contact_id)
     repo.delete_permanently(item)
     activity.erase_activity(principal.tenant_id, contact_id)
-    event = events.contact_event(
-        "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
+    publish_after_write(
+        lambda: events.contact_event(
+            "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
+        )
     )
-    events.publish([event])
     return Deleted(id=contact_id, permanent=True)
 
 
@@ -320,6 +370,11 @@ def _source(tenant_id: str, listing: str, after: str | None) -> Iterator[Contact
     return repo.iter_members(tenant_id, listing, after)
 
 
+def _rendered_page(principal: Principal, items: list[ContactItem], cursor: str | None) -> ContactPage:
+    shown, broken = render_items(principal.tenant_id, items)
+    return ContactPage(data=shown, nextCursor=cursor, unrenderableIds=broken)
+
+
 def _page(principal: Principal, where: ContactFilter, limit: int, cursor: str | None) -> ContactPage:
     listing = where.listing()
     after = cursors.decode(cursor, principal.tenant_id, listing)
@@ -330,18 +385,12 @@ def _page(principal: Principal, where: ContactFilter, limit: int, cursor: str | 
         last_examined = item.email
         if where.matches(item):
             if len(found) == limit:  # one more match exists: there is a next page
-                return ContactPage(
-                    data=[to_contact(i) for i in found],
-                    nextCursor=cursors.encode(principal.tenant_id, listing, found[-1].email),
-                )
+                return _rendered_page(principal, found, cursors.encode(principal.tenant_id, listing, found[-1].email))
             found.append(item)
         if examined >= MAX_EXAMINED_PER_PAGE and last_examined is not None:
             # Everything up to last_examined was looked at, so the next page starts after it.
-            return ContactPage(
-                data=[to_contact(i) for i in found],
-                nextCursor=cursors.encode(principal.tenant_id, listing, last_examined),
-            )
-    return ContactPage(data=[to_contact(i) for i in found], nextCursor=None)
+            return _rendered_page(principal, found, cursors.encode(principal.tenant_id, listing, last_examined))
+    return _rendered_page(principal, found, None)
 
 
 def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:
@@ -407,16 +456,19 @@ def publish_changes(
     common = {"origin": origin} if origin else {}
     batch = []
     for before, after in changes:
-        if before is None:
-            created = events.contact_event(
-                "contact.created", tenant_id, to_contact(after), actor, **common, **created_data
-            )
-            batch.append(created)
-        else:
-            updated = events.contact_change_event(
-                "contact.updated", tenant_id, to_contact(before), to_contact(after), actor, **common
-            )
-            batch.append(updated)
+        try:
+            if before is None:
+                created = events.contact_event(
+                    "contact.created", tenant_id, to_contact(after), actor, **common, **created_data
+                )
+                batch.append(created)
+            else:
+                updated = events.contact_change_event(
+                    "contact.updated", tenant_id, to_contact(before), to_contact(after), actor, **common
+                )
+                batch.append(updated)
+        except ValueError:  # one contact that cannot be rendered must not cost the others their events
+            log.exception("no event for contact %s of tenant %s: it cannot be rendered", after.contact_id, tenant_id)
     events.publish(batch)
 
 

@@ -267,7 +267,11 @@ def main() -> int:
         direct_seconds = direct_minimum(aws, tables)
     finally:
         moto.terminate()
-        moto.wait(timeout=10)
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: the summary matters more than a clean exit
+            moto.kill()
+            moto.wait()
 
     calls = Counter(after_create["dynamodbCalls"]) + Counter(after_update["dynamodbCalls"])
     # The event consumer (activity timeline, webhooks) is another Lambda in production: reported apart.
