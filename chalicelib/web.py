@@ -199,7 +199,9 @@ class Api:
 
 def _run_idempotent(request: Request, principal: auth.Principal, key: str, run: Callable[[], Response]) -> Response:
     context = request.context or {}
-    target = json.dumps([context.get("resourcePath"), request.uri_params, request.query_params], sort_keys=True)
+    params: Any = request.query_params or {}
+    query = {name: params.getlist(name) for name in params}  # a MultiDict, which json cannot encode
+    target = json.dumps([context.get("resourcePath"), request.uri_params, query], sort_keys=True)
     body = request.raw_body or b""
     body = body.encode() if isinstance(body, str) else body
     stored = idempotency.begin(principal.tenant_id, key, idempotency.fingerprint(request.method, target, body))

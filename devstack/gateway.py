@@ -20,6 +20,10 @@ class GatewayRequestHandler(ChaliceRequestHandler):
             return
         super()._send_error_response(error)
 
+    # http.server answers methods it has no do_X for with its own 501 HTML page; Chalice's dispatch
+    # answers them like any method a route does not take (405 in the envelope, with Allow).
+    do_TRACE = do_CONNECT = ChaliceRequestHandler._generic_handle
+
 
 class GatewayHTTPServer(ThreadedHTTPServer):
     """Chalice's threaded server with a listen backlog fit for bursts (socketserver's default is 5)."""
