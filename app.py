@@ -6,7 +6,7 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
-from chalicelib import openapi, reference
+from chalicelib import observability, openapi, reference
 from chalicelib.pages import confirmation_page
 from chalicelib.schemas.activity import ActivityQuery
 from chalicelib.schemas.auth import KeyCreate
@@ -34,6 +34,7 @@ from chalicelib.web import (
 )
 
 app = Chalice(app_name="contacts-api")
+app.register_middleware(observability.log_invocations)  # outermost: sees the final status of every call
 api = Api(app)
 
 

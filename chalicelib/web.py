@@ -18,7 +18,7 @@ from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.schemas.common import Scope
 from chalicelib.services import auth, idempotency
 from chalicelib.settings import settings
@@ -182,6 +182,7 @@ class Api:
                             return render_error(error)
                         raise
                 principal = auth.authenticate(api_key_of(request))
+                observability.bind(tenant_id=principal.tenant_id, key_id=principal.key_id)
                 auth.require_scope(principal, scope)
                 key = request.headers.get("idempotency-key") if idempotent else None
                 if key is None:

@@ -8,6 +8,7 @@ here: an unknown path is a 404 `not_found`, not a 403 "Missing Authentication To
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
 
@@ -20,9 +21,12 @@ class GatewayRequestHandler(ChaliceRequestHandler):
             return
         super()._send_error_response(error)
 
-    # http.server answers methods it has no do_X for with its own 501 HTML page; Chalice's dispatch
-    # answers them like any method a route does not take (405 in the envelope, with Allow).
-    do_TRACE = do_CONNECT = ChaliceRequestHandler._generic_handle
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method it has no do_X for (TRACE, QUERY, ...) with its own 501 HTML page;
+        # Chalice's dispatch answers it like any method a route does not take (405 in the envelope).
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
 
 class GatewayHTTPServer(ThreadedHTTPServer):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import bulk as bulk_repo
 from chalicelib.repository import contacts as repo
@@ -129,6 +129,7 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         repo.create(item)
     except repo.ContactConflict as conflict:
         raise _conflict(conflict.reason) from None
+    observability.count("ContactsWritten")
     contact = to_contact(item)
     events.publish([events.contact_event("contact.created", principal.tenant_id, contact, events.actor_of(principal))])
     return contact
@@ -186,6 +187,7 @@ def modify_contact(
             else:
                 repo.save(new)
                 repo.sync_memberships(old, new)
+            observability.count("ContactsWritten")
             event = events.contact_change_event(
                 event_type, tenant_id, to_contact(old), to_contact(new), actor, **event_data
             )
