@@ -31,7 +31,6 @@ from typing import Any, TypeVar
 
 from chalice.app import Chalice, Response
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
 
 from chalicelib import errors, web
 from chalicelib.schemas.errors import ErrorEnvelope
@@ -240,6 +239,8 @@ class _Components:
         return key
 
     def resolve(self) -> tuple[dict[tuple[type[BaseModel], str], dict[str, Any]], dict[str, Any]]:
+        from pydantic.json_schema import models_json_schema  # only when the document is built
+
         pairs: list[tuple[type[BaseModel], Any]] = list(self.wanted)
         refs, schema = models_json_schema(pairs, ref_template=REF)
         found: dict[tuple[type[BaseModel], str], dict[str, Any]] = {

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from chalicelib.schemas.common import Model
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     field: str
     message: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Model):
     code: str
     message: str
     details: list[ErrorDetail] = []
 
 
-class ErrorEnvelope(BaseModel):
+class ErrorEnvelope(Model):
     error: ErrorInfo

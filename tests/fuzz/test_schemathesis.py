@@ -30,7 +30,7 @@ from tests.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

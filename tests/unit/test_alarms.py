@@ -32,9 +32,11 @@ def test_every_dead_letter_queue_has_a_depth_alarm() -> None:
 
 
 def test_every_function_has_error_and_throttle_alarms() -> None:
-    functions = {"APIHandler"} | {
-        to_cfn_resource_name(source.name) for source in application.app.event_sources
-    } | {to_cfn_resource_name(f.name) for f in application.app.pure_lambda_functions}
+    functions = (
+        {"APIHandler"}
+        | {to_cfn_resource_name(source.name) for source in application.app.event_sources}
+        | {to_cfn_resource_name(f.name) for f in application.app.pure_lambda_functions}
+    )
     alarms = _alarms(load_template())
     for metric in ("Errors", "Throttles"):
         watched = _watched(alarms, metric)
