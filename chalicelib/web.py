@@ -200,8 +200,9 @@ class Api:
 
 def _run_idempotent(request: Request, principal: auth.Principal, key: str, run: Callable[[], Response]) -> Response:
     context = request.context or {}
-    params: Any = request.query_params or {}
-    query = {name: params.getlist(name) for name in params}  # a MultiDict, which json cannot encode
+    params: Any = request.query_params
+    # A MultiDict, which json cannot encode; None stays None so fingerprints without a query are unchanged.
+    query = {name: params.getlist(name) for name in params} if params else None
     target = json.dumps([context.get("resourcePath"), request.uri_params, query], sort_keys=True)
     body = request.raw_body or b""
     body = body.encode() if isinstance(body, str) else body
