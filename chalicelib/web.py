@@ -11,13 +11,14 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors, jsonbody
+from chalicelib import errors, jsonbody, observability
 from chalicelib.schemas.common import Scope
 from chalicelib.services import auth, idempotency
 from chalicelib.settings import settings
@@ -130,11 +131,29 @@ def api_key_of(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+@dataclass(frozen=True)
+class RouteInfo:
+    """What `Api.route` knows of a route beyond Chalice's table; chalicelib/openapi.py documents from it."""
+
+    path: str
+    method: str
+    scope: Scope | None
+    idempotent: bool
+    content_types: tuple[str, ...]
+    any_origin: bool
+    view: View
+
+    @property
+    def public(self) -> bool:
+        return self.scope is None
+
+
 class Api:
     """Declares routes on a Chalice app with authentication, scopes and idempotency."""
 
     def __init__(self, app: Chalice) -> None:
         self.app = app
+        self.routes: list[RouteInfo] = []
         app.register_middleware(error_envelope, "http")
 
     def route(
@@ -164,6 +183,7 @@ class Api:
                             return render_error(error)
                         raise
                 principal = auth.authenticate(api_key_of(request))
+                observability.bind(tenant_id=principal.tenant_id, key_id=principal.key_id)
                 auth.require_scope(principal, scope)
                 key = request.headers.get("idempotency-key") if idempotent else None
                 if key is None:
@@ -171,9 +191,9 @@ class Api:
                 return _run_idempotent(request, principal, key, lambda: view(request, principal, **params))
 
             cors = CORSConfig(allow_origin="*", max_age=600) if any_origin else None
-            self.app.route(path, methods=[method], content_types=content_types or ["application/json"], cors=cors)(
-                handler
-            )
+            types = content_types or ["application/json"]
+            self.app.route(path, methods=[method], content_types=types, cors=cors)(handler)
+            self.routes.append(RouteInfo(path, method, scope, idempotent, tuple(types), any_origin, view))
             return handler
 
         return decorate

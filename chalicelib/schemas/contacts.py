@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 from chalicelib.schemas.common import (
     MAX_PAGE,
@@ -13,6 +13,7 @@ from chalicelib.schemas.common import (
     CustomFields,
     Email,
     GroupIdList,
+    Model,
     Name,
     Phone,
     Subscription,
@@ -65,12 +66,12 @@ class SearchFilters(Body):
 
 class SearchBody(Body):
     query: str | None = None
-    filters: SearchFilters = SearchFilters()
+    filters: SearchFilters = Field(default_factory=SearchFilters)  # an instance here would build it at import
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
 
-class ListQuery(BaseModel):
+class ListQuery(Model):
     """Query string of GET /api/contacts (unknown parameters are ignored, as browsers add some)."""
 
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
@@ -82,7 +83,7 @@ class ListQuery(BaseModel):
     subscription: Subscription | None = None
 
 
-class Contact(BaseModel):
+class Contact(Model):
     id: str
     email: str
     firstName: str | None = None
@@ -103,7 +104,7 @@ class Contact(BaseModel):
     deletedAt: str | None = None
 
 
-class ContactPage(BaseModel):
+class ContactPage(Model):
     data: list[Contact]
     nextCursor: str | None
     # Ids of stored contacts on this page that could not be rendered (logged; left out of `data`), so that

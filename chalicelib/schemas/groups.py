@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, NotNull, Url, no_controls
+from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, Model, NotNull, Url, no_controls
 
 MAX_GROUP_MEMBERS_PER_CALL = 500
 
@@ -33,7 +33,7 @@ class GroupPatch(GroupCreate):
     doubleOptIn: Annotated[bool | None, NotNull] = None  # type: ignore[assignment]
 
 
-class Group(BaseModel):
+class Group(Model):
     id: str
     name: str
     doubleOptIn: bool
@@ -46,12 +46,12 @@ class GroupWithCount(Group):
     memberCount: int
 
 
-class GroupPage(BaseModel):
+class GroupPage(Model):
     data: list[Group]
     nextCursor: str | None
 
 
-class GroupListQuery(BaseModel):
+class GroupListQuery(Model):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
@@ -70,13 +70,13 @@ class ContactGroupsBody(Body):
     groupIds: Annotated[list[GroupId], Field(min_length=1, max_length=500)]
 
 
-class AttachAnswer(BaseModel):
+class AttachAnswer(Model):
     attached: int
     alreadyMember: int
     notFound: int
     unprocessedIds: list[str] = []
 
 
-class DetachAnswer(BaseModel):
+class DetachAnswer(Model):
     detached: int
     unprocessedIds: list[str] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from chalicelib.schemas.common import MAX_PAGE, Body, NotNull, check_url_characters, no_controls
+from chalicelib.schemas.common import MAX_PAGE, Body, Model, NotNull, check_url_characters, no_controls
 from chalicelib.schemas.events import EventType
 
 EventFilter = Literal[EventType, "*"]
@@ -64,7 +64,7 @@ class WebhookPatch(Body):
     active: Annotated[bool | None, NotNull] = None
 
 
-class Webhook(BaseModel):
+class Webhook(Model):
     id: str
     url: str
     events: list[str]
@@ -83,16 +83,16 @@ class WebhookCreated(Webhook):
     secret: str  # shown only in the answer to POST /api/webhooks
 
 
-class WebhookList(BaseModel):
+class WebhookList(Model):
     data: list[Webhook]
 
 
-class DeliveriesQuery(BaseModel):
+class DeliveriesQuery(Model):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
 
-class Delivery(BaseModel):
+class Delivery(Model):
     id: str
     webhookId: str
     eventId: str
@@ -106,6 +106,6 @@ class Delivery(BaseModel):
     updatedAt: str
 
 
-class DeliveryPage(BaseModel):
+class DeliveryPage(Model):
     data: list[Delivery]
     nextCursor: str | None

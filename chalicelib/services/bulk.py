@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import bulk as repo
 from chalicelib.repository.batch import BatchIncomplete, Deadline
@@ -405,6 +405,9 @@ def _write(
 
 def bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remaining = None) -> BulkUpsertAnswer:
     outcome = run_bulk_upsert(principal, body, remaining)
+    observability.count("BulkRows", len(outcome.rows))
+    if not outcome.dry_run:
+        observability.count("ContactsWritten", outcome.count("created") + outcome.count("updated"))
     return answer(outcome, with_results=body.returnResults)
 
 

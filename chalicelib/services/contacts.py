@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import bulk as bulk_repo
 from chalicelib.repository import contacts as repo
@@ -181,6 +181,7 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         repo.create(item)
     except repo.ContactConflict as conflict:
         raise _conflict(conflict.reason) from None
+    observability.count("ContactsWritten")
     events.publish([events.contact_event("contact.created", principal.tenant_id, contact, events.actor_of(principal))])
     return contact
 
@@ -238,6 +239,7 @@ def modify_contact(
             else:
                 repo.save(new)
                 repo.sync_memberships(old, new)
+            observability.count("ContactsWritten")
             publish_after_write(functools.partial(_change_event, event_type, tenant_id, old, new, actor, event_data))
             return new
         except repo.ContactConflict as conflict:
