@@ -54,6 +54,8 @@ class ContactItem(Model):
     deleted_at = UnicodeAttribute(null=True, attr_name="deletedAt")
     # Optimistic locking: every single-contact write is conditioned on the version it read.
     version = VersionAttribute()
+    # Who made the latest write and what it means (schemas.events.LastChange), for the change stream's relay.
+    last_change = JSONAttribute(null=True, attr_name="lastChange")
 
     def membership_keys(self) -> set[str]:
         """The membership partitions this contact belongs to ("tag#x", "group#id")."""

@@ -25,9 +25,9 @@ from chalicelib.schemas.groups import (
     GroupPatch,
     GroupWithCount,
 )
-from chalicelib.services import cursors
+from chalicelib.services import cursors, events
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import store_changes
+from chalicelib.services.contact_writes import changed_copy, note, resolve_contacts, store_changes, unavailable
 
 GROUP_ID_PREFIX = "grp_"
 Remaining = Callable[[], float] | None
@@ -104,16 +104,12 @@ def update_group(principal: Principal, group_id: str, patch: GroupPatch) -> Grou
     return to_group(item)
 
 
-def _unavailable(left: int) -> errors.ApiError:
-    return errors.Unavailable(f"{left} contacts could not be updated before the time limit; send the request again.")
-
-
 def delete_group(principal: Principal, group_id: str, remaining: Remaining = None) -> Deleted:
     """Strip the group from its members first, then delete it: a retry after a timeout finishes the job."""
     _load(principal, group_id)
     _, unprocessed = _detach_all(principal, group_id, Deadline(remaining))
     if unprocessed:
-        raise _unavailable(len(unprocessed))
+        raise unavailable(len(unprocessed))
     repo.delete(principal.tenant_id, group_id)
     return Deleted(id=group_id)
 
@@ -129,22 +125,11 @@ def _load_contacts(principal: Principal, emails: list[str], deadline: Deadline) 
     try:
         return bulk_repo.load_contacts(principal.tenant_id, emails, deadline)
     except BatchIncomplete as incomplete:
-        raise _unavailable(len(incomplete.pending)) from None
+        raise unavailable(len(incomplete.pending)) from None
 
 
-def _resolve(
-    principal: Principal, ids: list[str], emails: list[str], deadline: Deadline
-) -> tuple[dict[str, ContactItem], int]:
-    """The tenant's contacts named by ids and/or emails (by email), and how many identifiers named none."""
-    normalized = {email.strip().lower() for email in emails}
-    try:
-        by_email = bulk_repo.load_contacts(principal.tenant_id, normalized, deadline)
-        by_id = bulk_repo.load_by_ids(principal.tenant_id, set(ids), deadline)
-    except BatchIncomplete as incomplete:
-        raise _unavailable(len(incomplete.pending)) from None
-    not_found = len(set(ids) - by_id.keys()) + len(normalized - by_email.keys())
-    found = {**by_email, **{contact.email: contact for contact in by_id.values()}}
-    return found, not_found
+def _store(principal: Principal, changes: dict[str, bulk_repo.ContactChange], deadline: Deadline) -> set[str]:
+    return store_changes(principal.tenant_id, changes, deadline, note("contact.updated", events.actor_of(principal)))
 
 
 def attach(principal: Principal, group_id: str, body: GroupMembersBody, remaining: Remaining = None) -> AttachAnswer:
@@ -156,16 +141,15 @@ def attach(principal: Principal, group_id: str, body: GroupMembersBody, remainin
         )
     _load(principal, group_id)
     deadline = Deadline(remaining)
-    found, not_found = _resolve(principal, ids, emails, deadline)
+    found, not_found = resolve_contacts(principal.tenant_id, ids, emails, deadline)
     changes: dict[str, bulk_repo.ContactChange] = {}
     for email, contact in found.items():
         if group_id in (contact.group_ids or ()):
             continue
-        new = ContactItem.from_raw_data(contact.serialize())
-        new.group_ids = set(contact.group_ids or ()) | {group_id}
+        new = changed_copy(contact, lambda item: setattr(item, "group_ids", set(item.group_ids or ()) | {group_id}))
         new.updated_at = now_iso()
         changes[email] = bulk_repo.ContactChange(contact, new)
-    failed = store_changes(principal, changes, deadline)
+    failed = _store(principal, changes, deadline)
     return AttachAnswer(
         attached=len(changes) - len(failed),
         alreadyMember=len(found) - len(changes),
@@ -181,11 +165,12 @@ def _strip(
     for email, contact in contacts.items():
         if group_id not in (contact.group_ids or ()):
             continue
-        new = ContactItem.from_raw_data(contact.serialize())
-        new.group_ids = (set(contact.group_ids or ()) - {group_id}) or None
+        new = changed_copy(
+            contact, lambda item: setattr(item, "group_ids", (set(item.group_ids or ()) - {group_id}) or None)
+        )
         new.updated_at = now_iso()
         changes[email] = bulk_repo.ContactChange(contact, new)
-    failed = store_changes(principal, changes, deadline)
+    failed = _store(principal, changes, deadline)
     return len(changes) - len(failed), {changes[email].new.contact_id for email in failed}
 
 
@@ -207,6 +192,6 @@ def detach(principal: Principal, group_id: str, body: GroupMembersBody, remainin
     if body.contactIds is None and body.emails is None:
         detached, failed = _detach_all(principal, group_id, deadline)
     else:
-        found, _ = _resolve(principal, ids, emails, deadline)
+        found, _ = resolve_contacts(principal.tenant_id, ids, emails, deadline)
         detached, failed = _strip(principal, group_id, found, deadline)
     return DetachAnswer(detached=detached, unprocessedIds=sorted(failed))
