@@ -29,18 +29,17 @@ _NOT_COMPARED = {"updated_at", "version", "last_change"}
 _COMPARED: tuple[tuple[str, str], ...] = tuple(
     (name, attribute.attr_name) for name, attribute in ContactItem.get_attributes().items() if name not in _NOT_COMPARED
 )
+_COMPARED_NAMES = tuple(name for name, _ in _COMPARED)
 
 
 def _comparable(value: Any) -> Any:
     # An empty set and no set are the same to a reader (PynamoDB stores neither).
-    if isinstance(value, set | frozenset) and not value:
-        return None
-    return value
+    return None if type(value) is set and not value else value
 
 
 def contact_state(item: ContactItem) -> tuple[Any, ...]:
     """What a reader can see of a contact, to compare: equal states mean "nothing changed"."""
-    return tuple(_comparable(getattr(item, name)) for name, _ in _COMPARED)
+    return tuple([None if type(value) is set and not value else value for value in item.values_of(_COMPARED_NAMES)])
 
 
 def changed_fields(old: ContactItem | None, new: ContactItem | None) -> list[str]:

@@ -90,7 +90,7 @@ def merge_custom_fields(stored: dict[str, Any] | None, patch: dict[str, Any] | N
 
 def copy_item(item: ContactItem) -> ContactItem:
     """A detached copy: changing it leaves `item` (the state read) as it was."""
-    return ContactItem.from_raw_data(item.serialize())
+    return item.copy()
 
 
 def changed_copy(item: ContactItem, change: Callable[[ContactItem], None]) -> ContactItem:
