@@ -15,6 +15,8 @@ STAGE_DEFAULT_TABLES = {
 STAGE_DEFAULT_QUEUES = {
     "EVENTS_QUEUE": "fli-dev-events",
     "EVENTS_DLQ": "fli-dev-events-dlq",
+    "IMPORTS_QUEUE": "fli-dev-imports",
+    "IMPORTS_DLQ": "fli-dev-imports-dlq",
 }
 # Seconds to wait after failed attempt n (1-based) before attempt n+1: 8 attempts over about 27 hours.
 PRODUCTION_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -40,6 +42,13 @@ class Settings:
     ses_sender: str
     # Base URL of this API as the public sees it (for links in e-mails); derived from the request when unset.
     public_api_url: str | None
+    # Imports (docs/imports.md): the bucket files land in, the worker's queue, rows per chunk.
+    imports_bucket: str
+    imports_queue: str
+    imports_dlq: str
+    import_chunk_rows: int
+    # Dev stage only: fileUrl may be http:// on loopback (a local file server).
+    imports_allow_loopback_http: bool
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +73,11 @@ class Settings:
             widget_bucket=env.get("WIDGET_BUCKET") or "fli-dev-widget",
             ses_sender=env.get("SES_SENDER") or "no-reply@contacts.local",
             public_api_url=(env.get("PUBLIC_API_URL") or "").rstrip("/") or None,
+            imports_bucket=env.get("IMPORTS_BUCKET") or "fli-dev-imports",
+            imports_queue=env.get("IMPORTS_QUEUE") or STAGE_DEFAULT_QUEUES["IMPORTS_QUEUE"],
+            imports_dlq=env.get("IMPORTS_DLQ") or STAGE_DEFAULT_QUEUES["IMPORTS_DLQ"],
+            import_chunk_rows=int(env.get("IMPORT_CHUNK_ROWS") or 10_000),
+            imports_allow_loopback_http=env.get("IMPORTS_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
         )
 
 

@@ -2,8 +2,8 @@
 
 Starts moto's server (DynamoDB and friends) on --aws-port, creates every
 resource from `.chalice/resources.json`, bootstraps a demo tenant and prints its
-API key, then serves the Chalice app on --port and runs the SQS-triggered handler
-(activity timeline and webhook delivery) on a poller thread against the embedded queue,
+API key, then serves the Chalice app on --port and runs the SQS-triggered handlers
+(activity timeline and webhook delivery; the import worker) on poller threads against the embedded queues,
 and the rotate_tags schedule on a timer (--rotate-every; SIGUSR2 runs it at once). The API answers only once all
 of that is done, so a client may poll GET /api/health to know it is ready.
 Pointing AWS_ENDPOINT_URL elsewhere beforehand uses that AWS instead of moto.
@@ -118,7 +118,16 @@ def _start_workers() -> list[Any]:
     deliver = SqsPoller(
         boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
     )
-    return [deliver.start()]
+    # Imports: file arrivals (the bucket's notifications), chunks and downloads, one message per call as in prod.
+    import_worker = SqsPoller(
+        boto3.client("sqs"),
+        settings.imports_queue,
+        app_module.import_worker,
+        function_name="import_worker",
+        batch_size=1,
+        timeout_seconds=900,
+    )
+    return [deliver.start(), import_worker.start()]
 
 
 def _start_schedule(every_seconds: float) -> Any:

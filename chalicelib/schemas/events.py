@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.schemas.contacts import Contact
+from chalicelib.schemas.imports import Import
 
 EventType = Literal[
     "contact.created",
@@ -17,6 +18,8 @@ EventType = Literal[
     "contact.confirmed",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+# Events about an import as a whole (docs/imports.md): `data` is the import object plus the actor.
+ImportEventType = Literal["import.completed", "import.failed"]
 
 
 class ApiKeyActor(BaseModel):
@@ -58,11 +61,34 @@ class Event(WebhookPayload):
         return WebhookPayload(id=self.id, type=self.type, createdAt=self.createdAt, data=self.data)
 
 
+class ImportEventData(Import):
+    actor: Actor
+
+
+class ImportWebhookPayload(BaseModel):
+    id: str
+    type: ImportEventType
+    createdAt: str
+    data: ImportEventData
+
+
+class ImportEvent(ImportWebhookPayload):
+    """An import event on the events queue; delivered like contact events, never in activity timelines."""
+
+    tenantId: str
+
+    def payload(self) -> ImportWebhookPayload:
+        return ImportWebhookPayload(id=self.id, type=self.type, createdAt=self.createdAt, data=self.data)
+
+
+AnyEvent = Event | ImportEvent
+
+
 class EventBatchMessage(BaseModel):
     """Many events in one SQS message (body: "gz:" + base64 of this model's JSON, zlib-compressed)."""
 
     kind: Literal["events"] = "events"
-    events: list[Event]
+    events: list[AnyEvent]
     redeliveries: int = 0  # times the delivery function failed on it unexpectedly and re-enqueued it
 
 
@@ -88,7 +114,7 @@ class DeadLetter(BaseModel):
     attempts: int
     lastStatusCode: int | None
     lastError: str | None
-    event: WebhookPayload
+    event: WebhookPayload | ImportWebhookPayload
 
 
 QueueMessage = Annotated[EventBatchMessage | DeliveryMessage, Field(discriminator="kind")]

@@ -140,9 +140,12 @@ def _raw_email(raw: Any) -> str | None:
 class Merge:
     """Applies rows in order to in-memory contacts; knows who holds which email and externalId."""
 
-    def __init__(self, principal: Principal, body: BulkUpsertBody, stored: dict[str, ContactItem]) -> None:
+    def __init__(
+        self, principal: Principal, body: BulkUpsertBody, stored: dict[str, ContactItem], source: str = BULK_SOURCE
+    ) -> None:
         self.tenant_id = principal.tenant_id
         self.body = body
+        self.source = source
         self.now = now_iso()
         self.by_email: dict[str, Tracked] = {}
         self.by_external: dict[str, Tracked] = {}
@@ -207,7 +210,7 @@ class Merge:
             self.tenant_id,
             row.email,
             row,
-            source=BULK_SOURCE,
+            source=self.source,
             subscription=row.subscription or "unconfirmed",
             tags=self._tags((), row),
             group_ids=self.body.groupIds,
@@ -248,7 +251,9 @@ class Merge:
             if value is not None:
                 setattr(item, attribute, value)
         item.tags = tags or None
-        item.group_ids = (set(item.group_ids or ()) | set(self.body.groupIds)) or None
+        item.group_ids = (
+            (set(item.group_ids or ()) | set(self.body.groupIds)) - set(self.body.groupIdsExclude)
+        ) or None
         if row.customFields is not None:
             item.custom_fields = _merge_custom_fields(item.custom_fields, row.customFields)
         if self.body.restoreDeleted:
@@ -272,7 +277,9 @@ def _merge_custom_fields(stored: dict[str, Any] | None, patch: dict[str, Any] | 
     return {key: value for key, value in merged.items() if value is not None} or None
 
 
-def _preload(principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | None], deadline: Deadline) -> Merge:
+def _preload(
+    principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | None], deadline: Deadline, source: str
+) -> Merge:
     """Read, with as few BatchGetItem calls as the rows allow, every contact and pointer the merge needs."""
     tenant = principal.tenant_id
     valid = [row for row in rows if row is not None]
@@ -289,7 +296,7 @@ def _preload(principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | No
         missing = {p.email for p in pointers.values()} - stored.keys()
         if missing:
             stored.update(repo.load_contacts(tenant, missing, deadline))
-    merge = Merge(principal, body, stored)
+    merge = Merge(principal, body, stored, source)
     merge.trust_pointers(pointers)
     return merge
 
@@ -300,39 +307,61 @@ def run_bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remai
             f"At most {MAX_BULK_ROWS} rows per request; split larger imports.",
             details=[{"field": "contacts", "message": f"{len(body.contacts)} rows sent"}],
         )
-    require_groups(principal, body.groupIds)
-    deadline = Deadline(remaining, reserve=DEADLINE_RESERVE)
-    outcomes: list[RowOutcome | None] = []
+    require_groups(principal, [*body.groupIds, *body.groupIdsExclude])
+    invalid: list[RowOutcome] = []
     rows: list[BulkRow | None] = []
     for index, raw in enumerate(body.contacts):
         try:
             rows.append(BulkRow.model_validate(raw))
-            outcomes.append(None)
         except PydanticValidationError as error:
             rows.append(None)
             message = _validation_message(error, index)
-            outcomes.append(RowOutcome(index, "error", _raw_email(raw), code="validation_error", message=message))
+            invalid.append(RowOutcome(index, "error", _raw_email(raw), code="validation_error", message=message))
+    outcome = upsert_rows(principal, body, rows, remaining)
+    for row_outcome in outcome.rows:
+        if row_outcome.action == "error":  # errors show the email as sent
+            row_outcome.email = _raw_email(body.contacts[row_outcome.index])
+    outcome.rows = sorted(outcome.rows + invalid, key=lambda r: r.index)
+    return outcome
+
+
+def upsert_rows(
+    principal: Principal,
+    body: BulkUpsertBody,
+    rows: list[BulkRow | None],
+    remaining: Remaining = None,
+    *,
+    source: str = BULK_SOURCE,
+    before_write: Callable[[BulkOutcome], None] | None = None,
+) -> BulkOutcome:
+    """The upsert engine for rows already validated, with `body`'s options (its `contacts` are not read).
+
+    A None row is one the caller rejected itself: it gets no outcome. Outcomes come in row order,
+    `index` being the row's position in `rows`. `source` is a new contact's source; `before_write`
+    sees the decided outcome before anything is written (imports record their counts there, so that
+    a re-run of the same rows counts what the first run decided) and may raise to write nothing.
+    """
+    deadline = Deadline(remaining, reserve=DEADLINE_RESERVE)
     outcome = BulkOutcome([], body.eventKeyForNewContacts, body.dryRun)
     try:
-        merge = _preload(principal, body, rows, deadline)
+        merge = _preload(principal, body, rows, deadline, source)
     except BatchIncomplete:
-        outcome.rows = [o or _unprocessed(i, _raw_email(body.contacts[i])) for i, o in enumerate(outcomes)]
+        outcome.rows = [_unprocessed(i, row.email) for i, row in enumerate(rows) if row is not None]
         return outcome
     for index, row in enumerate(rows):
         if row is None:
             continue
         try:
-            outcomes[index] = merge.apply(index, row)
+            outcome.rows.append(merge.apply(index, row))
         except RowError as error:
-            outcomes[index] = RowOutcome(
-                index, "error", _raw_email(body.contacts[index]), code=error.code, message=error.message
-            )
-    outcome.rows = [o for o in outcomes if o is not None]
+            outcome.rows.append(RowOutcome(index, "error", row.email, code=error.code, message=error.message))
     for row_outcome in outcome.rows:
         if row_outcome.contact is not None:
             row_outcome.contact.rows.append(row_outcome.index)
+    if before_write is not None:
+        before_write(outcome)
     if not body.dryRun:
-        _write(principal, outcome, merge, deadline)
+        _write(principal, outcome, merge, deadline, origin="import" if source != BULK_SOURCE else BULK_SOURCE)
     return outcome
 
 
@@ -342,12 +371,12 @@ def _unprocessed(index: int, email: str | None) -> RowOutcome:
     )
 
 
-def _write(principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: Deadline) -> None:
+def _write(principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: Deadline, origin: str) -> None:
     touched = {id(t): t for t in merge.by_email.values()}
     changes = {key: repo.ContactChange(t.before, t.item) for key, t in touched.items() if t.changed()}
     # New contacts' events carry the request's eventKeyForNewContacts as data.eventKey.
     created_data = {"eventKey": outcome.event_key} if outcome.event_key else {}
-    failed = store_changes(principal, changes, deadline, BULK_SOURCE, **created_data)
+    failed = store_changes(principal, changes, deadline, origin, **created_data)
     if not failed:
         return
     for index, row in enumerate(outcome.rows):

@@ -28,6 +28,7 @@ from chalicelib.repository import queues
 from chalicelib.schemas.contacts import Contact
 from chalicelib.schemas.events import (
     Actor,
+    AnyEvent,
     ApiKeyActor,
     DeliveryMessage,
     Event,
@@ -130,7 +131,7 @@ def decode_message(body: str) -> QueueMessage:
     return _message_adapter.validate_json(body)
 
 
-def pack(events: Iterable[Event]) -> list[str]:
+def pack(events: Iterable[AnyEvent]) -> list[str]:
     """Message bodies holding every event, each under MAX_MESSAGE_BYTES, in order."""
     serialized = [event.model_dump_json() for event in events]
     bodies: list[str] = []
@@ -159,7 +160,7 @@ def _fit(chunk: list[str]) -> list[str]:
     return _fit(chunk[:half]) + _fit(chunk[half:])
 
 
-def publish(events: Sequence[Event]) -> int:
+def publish(events: Sequence[AnyEvent]) -> int:
     """Send events to the events queue; answer the number of SQS calls made.
 
     Never raises: it runs after the write it reports has succeeded, so a
