@@ -36,6 +36,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="count DynamoDB calls by operation; SIGUSR1 prints them (and peak memory) as JSON and resets (make bench)",
     )
     parser.add_argument(
+        "--no-event-consumer",
+        action="store_true",
+        help="do not run deliver_webhooks (a benchmark times one Lambda function at a time, as in production)",
+    )
+    parser.add_argument(
         "--rotate-every",
         type=float,
         default=3600,
@@ -107,17 +112,21 @@ def _serve_api(host: str, port: int) -> Any:
     return server
 
 
-def _start_workers() -> list[Any]:
+def _start_workers(event_consumer: bool = True) -> list[Any]:
     """The SQS-triggered handlers, fed by pollers (Chalice's local server runs only HTTP routes)."""
     import boto3
 
     import app as app_module
     from chalicelib.settings import settings
+    from devstack.calls import IMPORTS
     from devstack.workers import SqsPoller
 
-    deliver = SqsPoller(
-        boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
-    )
+    workers = []
+    if event_consumer:
+        deliver = SqsPoller(
+            boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
+        )
+        workers.append(deliver.start())
     # Imports: file arrivals (the bucket's notifications), chunks and downloads, one message per call as in prod.
     import_worker = SqsPoller(
         boto3.client("sqs"),
@@ -126,8 +135,9 @@ def _start_workers() -> list[Any]:
         function_name="import_worker",
         batch_size=1,
         timeout_seconds=900,
+        role=IMPORTS,
     )
-    return [deliver.start(), import_worker.start()]
+    return [*workers, import_worker.start()]
 
 
 def _start_schedule(every_seconds: float) -> Any:
@@ -163,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         counter.install()
         signal.signal(signal.SIGUSR1, counter.print_report)
     api_server = _serve_api(args.host, args.port)
-    workers = _start_workers()
+    workers = _start_workers(event_consumer=not args.no_event_consumer)
     if moto_server is not None:
         from devstack.mailbox import MailWatcher
 

@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any
 
 WORKER = "worker"
+IMPORTS = "imports"  # the import worker's poller: counted apart from the event consumer (make bench-import)
 _thread_start = threading.Thread.start
 
 
@@ -27,9 +28,9 @@ def _start_inheriting_role(self: threading.Thread) -> None:
     _thread_start(self)
 
 
-def mark_worker() -> None:
+def mark_worker(role: str = WORKER) -> None:
     """Called by the SQS pollers and the schedule timer: their calls (and their pools') are not the API's."""
-    threading.current_thread().devstack_role = WORKER  # type: ignore[attr-defined]
+    threading.current_thread().devstack_role = role  # type: ignore[attr-defined]
 
 
 class CallCounter:
@@ -39,12 +40,14 @@ class CallCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.worker_calls: Counter[str] = Counter()
+        self.import_calls: Counter[str] = Counter()
         self.lock = threading.Lock()
 
     def record(self, model: Any, **_: Any) -> None:
-        worker = getattr(threading.current_thread(), "devstack_role", None) == WORKER
+        role = getattr(threading.current_thread(), "devstack_role", None)
+        counter = self.import_calls if role == IMPORTS else self.worker_calls if role == WORKER else self.calls
         with self.lock:
-            (self.worker_calls if worker else self.calls)[model.name] += 1
+            counter[model.name] += 1
 
     def install(self) -> None:
         threading.Thread.start = _start_inheriting_role  # type: ignore[method-assign]
@@ -55,9 +58,11 @@ class CallCounter:
         with self.lock:
             calls, self.calls = dict(self.calls), Counter()
             worker_calls, self.worker_calls = dict(self.worker_calls), Counter()
+            import_calls, self.import_calls = dict(self.import_calls), Counter()
         return {
             "dynamodbCalls": calls,
             "workerDynamodbCalls": worker_calls,
+            "importDynamodbCalls": import_calls,
             "maxRssMB": max_rss_mb(),
             "rssMB": rss_mb(),
         }
