@@ -10,10 +10,12 @@ The key may also come from CONTACTS_API_KEY. Exit status 0 when the import compl
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,47 @@ def start(session: requests.Session, api: str, body: dict[str, Any]) -> dict[str
     return started
 
 
+class MultipartFile(io.RawIOBase):
+    """multipart/form-data of `fields` then the file, read from disk as it is sent (a 1 GiB file never sits
+    in memory); its length is known, so the request has a Content-Length, which S3's POST requires."""
+
+    def __init__(self, fields: dict[str, str], path: Path) -> None:
+        self.boundary = uuid.uuid4().hex
+        head = b"".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in fields.items()
+        )
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self.parts = [io.BytesIO(head), path.open("rb"), io.BytesIO(tail)]
+        self.length = len(head) + path.stat().st_size + len(tail)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.length if size is None or size < 0 else size
+        out = b""
+        while self.parts and len(out) < size:
+            chunk = self.parts[0].read(size - len(out))
+            if not chunk:
+                self.parts.pop(0).close()
+                continue
+            out += chunk
+        return out
+
+
 def upload(form: dict[str, Any], path: Path) -> None:
-    """The presigned POST: its fields first, the file last (requests streams the file from disk)."""
-    with path.open("rb") as file:
-        answer = requests.post(form["url"], data=form["fields"], files={"file": (path.name, file)}, timeout=3600)
+    """The presigned POST: its fields first, the file last, streamed from disk."""
+    body = MultipartFile(form["fields"], path)
+    headers = {"Content-Type": f"multipart/form-data; boundary={body.boundary}", "Content-Length": str(len(body))}
+    answer = requests.post(form["url"], data=body, headers=headers, timeout=3600)
     if answer.status_code not in (200, 201, 204):
         raise SystemExit(f"the upload was refused: HTTP {answer.status_code} {answer.text[:500]}")
 

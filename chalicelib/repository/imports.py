@@ -125,11 +125,9 @@ def request_cancel(item: ImportItem, now: str) -> bool:
     )
 
 
-def claim_chunk(item: ImportItem, start: int, pending: dict[str, Any], header: dict[str, Any] | None) -> bool:
+def claim_chunk(item: ImportItem, start: int, pending: dict[str, Any], now: str) -> bool:
     """Record the chunk starting at `start` as in flight, unless another run claimed or finished it."""
-    actions: list[Action] = [ImportItem.pending.set(pending)]
-    if header is not None:
-        actions.append(ImportItem.header.set(header))
+    actions: list[Action] = [ImportItem.pending.set(pending), ImportItem.updated_at.set(now)]
     return _update(
         item,
         actions,

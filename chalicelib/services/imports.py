@@ -86,8 +86,10 @@ MAX_DECOMPRESSED_BYTES = 8 * MAX_FILE_BYTES
 MAX_STORED_ERRORS = 100_000
 # SQS gives up after this many receives (the queue's maxReceiveCount): the last one fails the import cleanly.
 MAX_RECEIVES = 5
-# Seconds kept back from the worker's time: a chunk whose writes could not all land is run again.
+# A chunk whose writes could not all land before the deadline is run again after this delay.
 RETRY_DELAY_SECONDS = 5
+# The worker's timeout: a job untouched for longer has no live worker (the queue's visibility timeout is longer).
+STALL_SECONDS = 900
 COUNTERS = ("created", "updated", "unchanged", "skipped", "errored")
 _message_adapter: TypeAdapter[ImportMessage] = TypeAdapter(ImportMessage)
 _INDEX_PREFIX = re.compile(r"^contacts\[\d+\]\.")
@@ -312,6 +314,9 @@ def _dispatch(body: str, remaining: Callable[[], float] | None) -> None:
                 continue
             if _start_processing(item):
                 run_chunk(item, int(item.offset or 0), remaining)
+            elif item.status == "processing":
+                # A repeated notification, or the run that started processing died before its first chunk.
+                run_chunk(item, int(item.offset or 0) if not item.chunks else -1, remaining)
 
 
 def _download(message: DownloadMessage) -> None:
@@ -555,7 +560,13 @@ def _bulk_options(item: ImportItem) -> BulkUpsertBody:
 def run_chunk(item: ImportItem, start: int, remaining: Callable[[], float] | None = None) -> None:
     """Process the chunk at byte `start` if the job stands there; then enqueue the next one or finish."""
     if item.status != "processing" or int(item.offset or 0) != start:
-        return  # stale or repeated message: that chunk is done (or the import ended)
+        # A stale or repeated message: that chunk is done (or the import ended). If the job has not moved
+        # for longer than a worker can live, the run that committed the last chunk died before sending the
+        # next message (this message came back after the visibility timeout): send it now.
+        if item.status == "processing" and _idle_seconds(item) > STALL_SECONDS:
+            log.warning("import %s stalled at offset %s; sending its next chunk again", item.import_id, item.offset)
+            _send(ChunkMessage(tenantId=_ids(item)[0], importId=item.import_id, offset=int(item.offset or 0)))
+        return
     pending = item.pending
     if pending is None and item.cancel_requested:
         _finish(item, "cancelled", start)
@@ -584,7 +595,7 @@ def run_chunk(item: ImportItem, start: int, remaining: Callable[[], float] | Non
         room = max(0, MAX_STORED_ERRORS - int(item.errored or 0))
         repo.put_errors(found[:room], deadline)
         claimed = {"start": start, "end": chunk.end.offset, "lines": chunk.end.lines, "counts": counts}
-        if not repo.claim_chunk(item, start, claimed, None):
+        if not repo.claim_chunk(item, start, claimed, now_iso()):
             raise ChunkTaken
 
     try:
@@ -599,6 +610,11 @@ def run_chunk(item: ImportItem, start: int, remaining: Callable[[], float] | Non
         _send(ChunkMessage(tenantId=tenant_id, importId=item.import_id, offset=start), RETRY_DELAY_SECONDS)
         return
     _commit(item, start)
+
+
+def _idle_seconds(item: ImportItem) -> float:
+    updated = datetime.strptime(item.updated_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return (datetime.now(UTC) - updated).total_seconds()
 
 
 def _commit(item: ImportItem, start: int) -> None:

@@ -3,16 +3,20 @@ and Prefer: respond-async bulk. The stack runs chunks of IMPORT_CHUNK_ROWS rows 
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from tests.import_files import COLUMNS, IMPORT_TAG, FileServer, NastyCsv
-from tests.stack import HttpCaller, Stack, create_tenant
+from tests.stack import ROOT, HttpCaller, Stack, create_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +69,7 @@ def walk(caller: HttpCaller, path: str) -> list[dict[str, Any]]:
             return found
 
 
+@pytest.mark.timeout(1200)  # about 2 minutes on an idle 2-core machine; far more when it is shared
 def test_a_50000_row_csv_uploaded_with_the_presigned_post_imports_exactly(importer: HttpCaller) -> None:
     nasty = NastyCsv(50_000, every=20)
     group = importer.post("/api/groups", json={"name": "Imported"}).json()
@@ -123,6 +128,7 @@ def test_file_url_with_basic_auth_over_http_and_refusals(importer: HttpCaller, f
     assert metadata.json()["error"]["details"][0]["field"] == "fileUrl"
 
 
+@pytest.mark.timeout(900)
 def test_respond_async_bulk_of_10000_rows_answers_202_then_counts_like_the_synchronous_request(
     stack: Stack,
 ) -> None:
@@ -145,3 +151,21 @@ def test_respond_async_bulk_of_10000_rows_answers_202_then_counts_like_the_synch
     assert imported["errored"] == len(dry["errors"]) == 20
     errors = walk(caller, f"/api/imports/{imported['id']}/errors?limit=100")
     assert [e["line"] - 1 for e in errors] == [e["index"] for e in dry["errors"]]
+
+
+def test_the_example_client_uploads_follows_and_reports(stack: Stack, tmp_path: Path) -> None:
+    key = create_tenant(stack, "Client")["apiKey"]
+    path = tmp_path / "contacts.csv"
+    path.write_text("E-Mail,Labels\nclient1@example.com,a|b\nnot-an-email,\nclient2@example.com,\n")
+    command = [sys.executable, "-m", "examples.import_file", str(path), "--api", stack.api, "--key", key]
+    done = subprocess.run(
+        [*command, "--every", "0.3", "--columns", '{"E-Mail": "email", "Labels": "tags"}'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+    assert (summary["status"], summary["created"], summary["errored"]) == ("completed", 2, 1)
+    assert "line 3, column E-Mail: validation_error" in done.stdout

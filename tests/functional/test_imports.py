@@ -136,6 +136,29 @@ def test_a_worker_killed_mid_chunk_neither_loses_nor_double_counts_a_row(
     assert_nasty_result(acme, nasty, imported)
 
 
+def test_a_worker_dying_between_its_commit_and_the_next_message_does_not_stall_the_import(
+    acme: Caller, queue: ImportQueue, small_chunks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In production the message comes back after the visibility timeout (1800 s), when the job has been
+    # idle for longer than a worker can live (900 s); here it comes back at once, so "idle" is lowered to 0.
+    monkeypatch.setattr(imports_service, "STALL_SECONDS", 0)
+    started = start(acme, {})
+    upload(started, "email\n" + "".join(f"s{i}@example.com\n" for i in range(100)))
+    sends = {"n": 0}
+
+    def die_on_first_chunk_send(params: dict[str, Any], **_: Any) -> None:
+        if params.get("QueueUrl") == queue.url:
+            sends["n"] += 1
+            if sends["n"] == 1:
+                raise WorkerKilled
+
+    aws_client("sqs").meta.events.register("before-parameter-build.sqs.SendMessageBatch", die_on_first_chunk_send)
+    queue.drain()
+    assert queue.killed == 1
+    imported = acme.get(f"/api/imports/{started['id']}").json_body
+    assert (imported["status"], imported["created"], imported["rowsProcessed"]) == ("completed", 100, 100)
+
+
 def test_cancel_before_the_upload_starts_nothing(acme: Caller, queue: ImportQueue) -> None:
     started = start(acme, {})
     cancelled = acme.delete(f"/api/imports/{started['id']}")
