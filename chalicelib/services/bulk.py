@@ -332,12 +332,14 @@ def upsert_rows(
     remaining: Remaining = None,
     *,
     source: str = BULK_SOURCE,
+    origin: str = BULK_SOURCE,
     before_write: Callable[[BulkOutcome], None] | None = None,
 ) -> BulkOutcome:
     """The upsert engine for rows already validated, with `body`'s options (its `contacts` are not read).
 
     A None row is one the caller rejected itself: it gets no outcome. Outcomes come in row order,
-    `index` being the row's position in `rows`. `source` is a new contact's source; `before_write`
+    `index` being the row's position in `rows`. `source` is a new contact's source, `origin` the route
+    its events name (activity shows it); `before_write`
     sees the decided outcome before anything is written (imports record their counts there, so that
     a re-run of the same rows counts what the first run decided) and may raise to write nothing.
     """
@@ -361,7 +363,7 @@ def upsert_rows(
     if before_write is not None:
         before_write(outcome)
     if not body.dryRun:
-        _write(principal, outcome, merge, deadline, origin="import" if source != BULK_SOURCE else BULK_SOURCE)
+        _write(principal, outcome, merge, deadline, origin)
     return outcome
 
 

@@ -91,6 +91,7 @@ RETRY_DELAY_SECONDS = 5
 # The worker's timeout: a job untouched for longer has no live worker (the queue's visibility timeout is longer).
 STALL_SECONDS = 900
 COUNTERS = ("created", "updated", "unchanged", "skipped", "errored")
+ACTIVE = ("awaiting_upload", "queued", "processing")
 _message_adapter: TypeAdapter[ImportMessage] = TypeAdapter(ImportMessage)
 _INDEX_PREFIX = re.compile(r"^contacts\[\d+\]\.")
 
@@ -271,7 +272,7 @@ def work(body: str, receive_count: int = 1, remaining: Callable[[], float] | Non
         for tenant_id, import_id in _imports_named(body):
             item = repo.get(tenant_id, import_id)
             if item is not None and item.status not in TERMINAL:
-                _fail(item, "internal", "The import stopped on an internal error.")
+                _fail(item, "internal", "The import stopped on an internal error.", tuple(ACTIVE))
 
 
 def _imports_named(body: str) -> list[tuple[str, str]]:
@@ -600,7 +601,13 @@ def run_chunk(item: ImportItem, start: int, remaining: Callable[[], float] | Non
 
     try:
         outcome = upsert_rows(
-            principal, _bulk_options(item), chunk.rows, remaining, source=f"import:{item.import_id}", before_write=claim
+            principal,
+            _bulk_options(item),
+            chunk.rows,
+            remaining,
+            source=f"import:{item.import_id}",
+            origin="import",
+            before_write=claim,
         )
     except ChunkTaken:
         log.info("chunk at %d of %s was taken by another run", start, item.import_id)
