@@ -69,7 +69,7 @@ def walk(caller: HttpCaller, path: str) -> list[dict[str, Any]]:
             return found
 
 
-@pytest.mark.timeout(1200)  # about 2 minutes on an idle 2-core machine; far more when it is shared
+@pytest.mark.timeout(2400)  # about 2 minutes on an idle 2-core machine; 20 when six engineers share it
 def test_a_50000_row_csv_uploaded_with_the_presigned_post_imports_exactly(importer: HttpCaller) -> None:
     nasty = NastyCsv(50_000, every=20)
     group = importer.post("/api/groups", json={"name": "Imported"}).json()
@@ -83,7 +83,7 @@ def test_a_50000_row_csv_uploaded_with_the_presigned_post_imports_exactly(import
     uploaded = requests.post(form["url"], data=form["fields"], files={"file": nasty.text.encode()}, timeout=120)
     assert uploaded.status_code in (200, 204), uploaded.text
 
-    imported, seen = wait_until_ended(importer, started.json()["id"])
+    imported, seen = wait_until_ended(importer, started.json()["id"], timeout=1800)
     assert imported["status"] == "completed", imported
     assert {k: imported[k] for k in nasty.expected} == nasty.expected
     assert imported["rowsProcessed"] == 50_000
@@ -97,18 +97,24 @@ def test_a_50000_row_csv_uploaded_with_the_presigned_post_imports_exactly(import
     assert [e["line"] for e in errors] == sorted(nasty.error_lines)
     assert {(e["code"], e["field"], e["column"]) for e in errors} == {("validation_error", "email", "E-Mail")}
 
-    by_email = {c["email"]: c for c in walk(importer, "/api/contacts?limit=100")}
-    assert len(by_email) == 50_000 - nasty.expected["errored"]
-    for i in range(0, 50_000, 7):  # every 7th row, field by field
-        if i % 100 == 7:
-            continue
-        expected, stored = NastyCsv.contact(i), by_email[NastyCsv.contact(i)["email"]]
-        assert (stored["firstName"], stored["company"]) == (expected["firstName"], expected["company"])
-        assert stored["customFields"] == expected["customFields"]
+    # Field by field, without walking 47,500 contacts: a dryRun of the expected state of every 25th row
+    # answers "unchanged" for each (nothing would change), and the rows that failed were never created.
+    sample = [i for i in range(0, 50_000, 25) if i % 100 != 7]
+    expected_rows = [{**NastyCsv.contact(i), **({"lastName": "Kept"} if i % 20 == 10 else {})} for i in sample]
+    check = {"contacts": expected_rows, "tags": [IMPORT_TAG], "groupIds": [group["id"]], "dryRun": True}
+    checked = importer.post("/api/contacts/bulk", json={**check, "returnResults": True}, timeout=120).json()
+    assert {r["action"] for r in checked["results"]} == {"unchanged"}, checked["errors"][:3]
+    failed_rows = [{"email": f"user{i:06d}@example.com"} for i in range(7, 50_000, 100)]
+    never = importer.post("/api/contacts/bulk", json={"contacts": failed_rows, "dryRun": True}, timeout=120).json()
+    assert never["created"] == len(failed_rows)
+    for result, i in list(zip(checked["results"], sample, strict=True))[::200]:  # and exactly, for some
+        stored = importer.get(f"/api/contacts/{result['id']}").json()
+        expected = NastyCsv.contact(i)
         assert stored["tags"] == sorted({*expected["tags"], IMPORT_TAG})
         assert stored["groupIds"] == [group["id"]]
-        if i % 20 == 10:
-            assert stored["lastName"] == "Kept"
+        assert (stored["firstName"], stored["company"]) == (expected["firstName"], expected["company"])
+        if i % 20 not in (0, 10):
+            assert stored["source"] == f"import:{imported['id']}"
 
 
 def test_file_url_with_basic_auth_over_http_and_refusals(importer: HttpCaller, files: FileServer) -> None:
