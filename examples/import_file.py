@@ -39,9 +39,10 @@ def start(session: requests.Session, api: str, body: dict[str, Any]) -> dict[str
     return started
 
 
-class MultipartFile(io.RawIOBase):
+class MultipartFile:
     """multipart/form-data of `fields` then the file, read from disk as it is sent (a 1 GiB file never sits
-    in memory); its length is known, so the request has a Content-Length, which S3's POST requires."""
+    in memory). Its length is known, so the request has a Content-Length, which S3's POST requires
+    (no `tell`/`fileno` on purpose: with them, requests would fall back to chunked encoding)."""
 
     def __init__(self, fields: dict[str, str], path: Path) -> None:
         self.boundary = uuid.uuid4().hex
@@ -59,9 +60,6 @@ class MultipartFile(io.RawIOBase):
 
     def __len__(self) -> int:
         return self.length
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         size = self.length if size is None or size < 0 else size

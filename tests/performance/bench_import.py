@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,7 +103,10 @@ def main() -> int:
     finally:
         stack.stop()
         moto.terminate()
-        moto.wait(timeout=10)
+        try:
+            moto.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a moto holding a large table may take long to exit
+            moto.kill()
 
     import_calls = Counter(after_import["importDynamodbCalls"])
     bulk_calls = Counter(after_bulk["dynamodbCalls"])
