@@ -19,6 +19,7 @@ from chalicelib.services import imports as imports_service
 from chalicelib.settings import settings
 from tests.functional.conftest import Caller
 from tests.functional.consumer import consume_events
+from tests.functional.dynamo import hooked
 from tests.functional.imports_worker import ImportQueue, WorkerKilled, upload
 from tests.import_files import COLUMNS, IMPORT_TAG, FileServer, NastyCsv
 from tests.receiver import Receiver
@@ -478,3 +479,36 @@ def test_a_redelivered_message_of_a_finished_import_sends_the_same_event_deliver
         assert [r["id"] for r in received] == [first[0].id]
     finally:
         receiver.stop()
+
+
+def test_an_import_creating_an_email_a_bulk_request_created_meanwhile_updates_that_contact(
+    acme: Caller, queue: ImportQueue
+) -> None:
+    """The chunk read the email as free; a bulk request created it before the chunk held the tenant's
+    create lease: the chunk reads and merges again under the lease (docs/bulk.md), so its row updates
+    the bulk request's contact, and the import counts what it wrote."""
+    others: list[Any] = []
+
+    def other() -> None:
+        answer = acme.post("/api/contacts/bulk", {"contacts": [{"email": "new@example.com", "firstName": "First"}]})
+        others.append(answer.json_body)
+
+    started = start(acme, {})
+    upload(started, "email,company\nnew@example.com,Second\nfresh@example.com,Third\n")
+    fired: list[bool] = []
+
+    def once(**_: Any) -> None:  # the chunk's first UpdateItem on the repository's client: taking the lease
+        if not fired:
+            fired.append(True)
+            other()
+
+    with hooked("before-call.dynamodb.UpdateItem", once):
+        queue.drain()
+    assert fired and others[0]["created"] == 1
+    imported = acme.get(f"/api/imports/{started['id']}").json_body
+    assert (imported["status"], imported["created"], imported["updated"]) == ("completed", 1, 1), imported
+    by_email = {c["email"]: c for c in acme.get("/api/contacts").json_body["data"]}
+    assert sorted(by_email) == ["fresh@example.com", "new@example.com"]
+    raced = by_email["new@example.com"]
+    assert (raced["firstName"], raced["company"], raced["source"]) == ("First", "Second", "bulk")
+    assert by_email["fresh@example.com"]["source"] == f"import:{started['id']}"
