@@ -14,10 +14,22 @@ from chalicelib.schemas.bulk import BulkTagsBody, BulkUpsertBody
 from chalicelib.schemas.common import KEYS, READ, WEBHOOKS, WRITE
 from chalicelib.schemas.contacts import ContactCreate, ContactPatch, ListQuery, SearchBody, TagsBody
 from chalicelib.schemas.groups import ContactGroupsBody, GroupCreate, GroupListQuery, GroupMembersBody, GroupPatch
+from chalicelib.schemas.imports import ImportCreate, PageQuery
 from chalicelib.schemas.rotation import TagRotationCreate
 from chalicelib.schemas.subscribe import SubscribeBody
 from chalicelib.schemas.webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
-from chalicelib.services import activity, auth, bulk, contacts, groups, relay, rotation, webhook_delivery, webhooks
+from chalicelib.services import (
+    activity,
+    auth,
+    bulk,
+    contacts,
+    groups,
+    imports,
+    relay,
+    rotation,
+    webhook_delivery,
+    webhooks,
+)
 from chalicelib.services import subscribe as signup
 from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
@@ -26,6 +38,7 @@ from chalicelib.web import (
     lambda_time_left,
     parse_body,
     parse_query,
+    prefers_async,
     public_base_url,
     query_flag,
     query_param,
@@ -188,7 +201,10 @@ def relay_contact_changes(event: DynamoDBEvent) -> None:
 
 @api.route("/api/contacts/bulk", "POST", scope=WRITE, idempotent=True)
 def bulk_upsert(request: Request, principal: Principal) -> Response:
-    return render(bulk.bulk_upsert(principal, parse_body(request, BulkUpsertBody), time_left(request)))
+    body = parse_body(request, BulkUpsertBody)
+    if prefers_async(request):  # Prefer: respond-async: 202 at once, processed as an import
+        return render(imports.start_async_bulk(principal, body), 202)
+    return render(bulk.bulk_upsert(principal, body, time_left(request)))
 
 
 @api.route("/api/contacts/bulk/tags", "PATCH", scope=WRITE, idempotent=True)
@@ -288,3 +304,39 @@ def run_tag_rotation(request: Request, principal: Principal, rule_id: str) -> Re
 def rotate_tags(event: CloudWatchEvent) -> dict[str, Any]:
     """Hourly: every tag-rotation rule of every tenant; a rule that fails is logged and the rest still run."""
     return rotation.run_all_rules(lambda_time_left(event.context))
+
+
+# Imports (docs/imports.md)
+
+
+@api.route("/api/imports", "POST", scope=WRITE, idempotent=True)
+def start_import(request: Request, principal: Principal) -> Response:
+    return render(imports.start_import(principal, parse_body(request, ImportCreate, empty={})), 202)
+
+
+@api.route("/api/imports", "GET", scope=READ)
+def list_imports(request: Request, principal: Principal) -> Response:
+    return render(imports.list_imports(principal, parse_query(request, PageQuery)))
+
+
+@api.route("/api/imports/{import_id}", "GET", scope=READ)
+def get_import(request: Request, principal: Principal, import_id: str) -> Response:
+    return render(imports.get_import(principal, import_id))
+
+
+@api.route("/api/imports/{import_id}/errors", "GET", scope=READ)
+def list_import_errors(request: Request, principal: Principal, import_id: str) -> Response:
+    return render(imports.list_errors(principal, import_id, parse_query(request, PageQuery)))
+
+
+@api.route("/api/imports/{import_id}", "DELETE", scope=WRITE, idempotent=True)
+def cancel_import(request: Request, principal: Principal, import_id: str) -> Response:
+    return render(imports.cancel_import(principal, import_id))
+
+
+@app.on_sqs_message(queue=settings.imports_queue, batch_size=1)
+def import_worker(event: SQSEvent) -> None:
+    """One chunk (or file arrival, or download) per invocation; raising lets SQS deliver it again."""
+    for record in event:
+        receives = int(record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", 1))
+        imports.work(record.body, receives, lambda_time_left(event.context))

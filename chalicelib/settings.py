@@ -16,6 +16,8 @@ STAGE_DEFAULT_QUEUES = {
     "EVENTS_QUEUE": "fli-dev-events",
     "EVENTS_DLQ": "fli-dev-events-dlq",
     "STREAM_PARKED_QUEUE": "fli-dev-stream-parked",
+    "IMPORTS_QUEUE": "fli-dev-imports",
+    "IMPORTS_DLQ": "fli-dev-imports-dlq",
 }
 # What `@app.on_dynamodb_record` is given at import time. The merged template replaces it with
 # `Fn::GetAtt [ContactsTable, StreamArn]` (the table's stream gets a new ARN whenever it is re-enabled),
@@ -50,6 +52,13 @@ class Settings:
     public_api_url: str | None
     # Level of the JSON logs (chalicelib/observability.py).
     log_level: str
+    # Imports (docs/imports.md): the bucket files land in, the worker's queue, rows per chunk.
+    imports_bucket: str
+    imports_queue: str
+    imports_dlq: str
+    import_chunk_rows: int
+    # Dev stage only: fileUrl may be http:// on loopback (a local file server).
+    imports_allow_loopback_http: bool
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,6 +86,11 @@ class Settings:
             ses_sender=env.get("SES_SENDER") or "no-reply@contacts.local",
             public_api_url=(env.get("PUBLIC_API_URL") or "").rstrip("/") or None,
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            imports_bucket=env.get("IMPORTS_BUCKET") or "fli-dev-imports",
+            imports_queue=env.get("IMPORTS_QUEUE") or STAGE_DEFAULT_QUEUES["IMPORTS_QUEUE"],
+            imports_dlq=env.get("IMPORTS_DLQ") or STAGE_DEFAULT_QUEUES["IMPORTS_DLQ"],
+            import_chunk_rows=int(env.get("IMPORT_CHUNK_ROWS") or 10_000),
+            imports_allow_loopback_http=env.get("IMPORTS_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
         )
 
 

@@ -93,6 +93,12 @@ def time_left(request: Request) -> Callable[[], float] | None:
     return lambda: float(context.get_remaining_time_in_millis()) / 1000
 
 
+def prefers_async(request: Request) -> bool:
+    """RFC 7240 `Prefer: respond-async` (among other preferences, in any case)."""
+    prefer = request.headers.get("prefer") or ""
+    return any(part.split("=")[0].strip().lower() == "respond-async" for part in prefer.replace(";", ",").split(","))
+
+
 def query_param(request: Request, name: str) -> str | None:
     params: Any = request.query_params or {}
     value = params.get(name)

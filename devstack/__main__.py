@@ -4,10 +4,10 @@ Starts moto's server (DynamoDB and friends) on --aws-port, creates every
 resource from `.chalice/resources.json`, bootstraps a demo tenant and prints its
 API key, then serves the Chalice app on --port, pumps the contacts table's stream into
 the relay (`relay_contact_changes`, as Lambda's event source mapping would), runs the
-SQS-triggered handler (activity timeline and webhook delivery) on a poller thread
-against the embedded queue, and the rotate_tags schedule on a timer (--rotate-every;
-SIGUSR2 runs it at once). --fault-port starts the fault switches (devstack/faults.py). The API answers only once all
-of that is done, so a client may poll GET /api/health to know it is ready.
+SQS-triggered handlers (activity timeline and webhook delivery; the import worker, fed by the imports
+bucket's notifications) on poller threads against the embedded queues, and the rotate_tags schedule on a
+timer (--rotate-every; SIGUSR2 runs it at once). --fault-port starts the fault switches (devstack/faults.py).
+The API answers only once all of that is done, so a client may poll GET /api/health to know it is ready.
 Pointing AWS_ENDPOINT_URL elsewhere beforehand uses that AWS instead of moto.
 """
 
@@ -36,6 +36,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--count-calls",
         action="store_true",
         help="count DynamoDB calls by operation; SIGUSR1 prints them (and peak memory) as JSON and resets (make bench)",
+    )
+    parser.add_argument(
+        "--no-event-consumer",
+        action="store_true",
+        help="do not run deliver_webhooks (a benchmark times one Lambda function at a time, as in production)",
     )
     parser.add_argument(
         "--rotate-every",
@@ -119,18 +124,32 @@ def _serve_api(host: str, port: int) -> Any:
     return server
 
 
-def _start_workers() -> list[Any]:
+def _start_workers(event_consumer: bool = True) -> list[Any]:
     """The SQS-triggered handlers, fed by pollers (Chalice's local server runs only HTTP routes)."""
     import boto3
 
     import app as app_module
     from chalicelib.settings import settings
+    from devstack.calls import IMPORTS
     from devstack.workers import SqsPoller
 
-    deliver = SqsPoller(
-        boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
+    workers = []
+    if event_consumer:
+        deliver = SqsPoller(
+            boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
+        )
+        workers.append(deliver.start())
+    # Imports: file arrivals (the bucket's notifications), chunks and downloads, one message per call as in prod.
+    import_worker = SqsPoller(
+        boto3.client("sqs"),
+        settings.imports_queue,
+        app_module.import_worker,
+        function_name="import_worker",
+        batch_size=1,
+        timeout_seconds=900,
+        role=IMPORTS,
     )
-    return [deliver.start()]
+    return [*workers, import_worker.start()]
 
 
 def _start_relay() -> Any:
@@ -189,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         faults.serve(args.host, args.fault_port)
         faults_url = f"http://{args.host}:{args.fault_port}/faults"
     api_server = _serve_api(args.host, args.port)
-    workers = [_start_relay(), *_start_workers()]
+    workers = [_start_relay(), *_start_workers(event_consumer=not args.no_event_consumer)]
     if moto_server is not None:
         from devstack.mailbox import MailWatcher
 

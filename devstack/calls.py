@@ -23,6 +23,7 @@ from typing import Any
 
 WORKER = "worker"
 RELAY = "relay"
+IMPORTS = "imports"  # the import worker's poller: counted apart from the event consumer (make bench-import)
 _thread_start = threading.Thread.start
 
 
@@ -33,8 +34,8 @@ def _start_inheriting_role(self: threading.Thread) -> None:
 
 
 def mark_worker(role: str = WORKER) -> None:
-    """Called by the SQS pollers, the schedule timer (WORKER) and the stream pump (RELAY): their calls
-    (and their pools') are not the API's."""
+    """Called by the SQS pollers, the schedule timer (WORKER), the import poller (IMPORTS) and the stream
+    pump (RELAY): their calls (and their pools') are not the API's."""
     threading.current_thread().devstack_role = role  # type: ignore[attr-defined]
 
 
@@ -86,6 +87,8 @@ class CallCounter:
         ("sqs", None): "sqsCalls",
         ("sqs", WORKER): "workerSqsCalls",
         ("sqs", RELAY): "relaySqsCalls",
+        ("dynamodb", IMPORTS): "importDynamodbCalls",
+        ("sqs", IMPORTS): "importSqsCalls",
     }
 
     def __init__(self) -> None:

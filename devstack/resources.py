@@ -158,6 +158,38 @@ def create_buckets(s3: Any, template: dict[str, Any] | None = None) -> list[str]
     return created
 
 
+def configure_notifications(s3: Any, sqs: Any, template: dict[str, Any] | None = None) -> list[str]:
+    """Apply the buckets' queue notifications (the imports bucket -> imports queue); answer the buckets done.
+
+    CloudFormation wires `NotificationConfiguration` to the queue's ARN; here the ARN is looked up by the
+    queue's physical name, which the template gives the functions as an environment variable.
+    """
+    template = template or load_template()
+    env_names = resource_env_names(template)
+    configured = []
+    for logical, resource in template["Resources"].items():
+        notification = (
+            resource["Properties"].get("NotificationConfiguration") if resource["Type"] == "AWS::S3::Bucket" else None
+        )
+        if not notification:
+            continue
+        queue_configurations = []
+        for entry in notification.get("QueueConfigurations", []):
+            queue_name = _physical_name(env_names[entry["Queue"]["Fn::GetAtt"][0]])
+            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            spec: dict[str, Any] = {"QueueArn": arn, "Events": [entry["Event"]]}
+            if "Filter" in entry:
+                spec["Filter"] = {"Key": {"FilterRules": entry["Filter"]["S3Key"]["Rules"]}}
+            queue_configurations.append(spec)
+        bucket = _physical_name(env_names[logical])
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": queue_configurations}
+        )
+        configured.append(bucket)
+    return configured
+
+
 def create_all() -> None:
     """Every resource of the template on the endpoint boto3 points at, and the SES sender identity."""
     import boto3
@@ -167,5 +199,6 @@ def create_all() -> None:
     create_tables(boto3.client("dynamodb"))
     create_queues(boto3.client("sqs"))
     create_buckets(boto3.client("s3"))
+    configure_notifications(boto3.client("s3"), boto3.client("sqs"))
     # SES sends only from verified identities (moto enforces it too); in production this is a setup step.
     boto3.client("ses").verify_email_identity(EmailAddress=settings.ses_sender)

@@ -70,6 +70,7 @@ class SqsPoller:
         batch_size: int = 10,
         timeout_seconds: float = 300,
         wait_seconds: int = 1,
+        role: str | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url: str = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
@@ -81,6 +82,7 @@ class SqsPoller:
         self.batch_size = batch_size
         self.timeout_seconds = timeout_seconds
         self.wait_seconds = wait_seconds
+        self.role = role
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"sqs:{queue_name}", daemon=True)
 
@@ -116,7 +118,10 @@ class SqsPoller:
         return len(messages)
 
     def _run(self) -> None:
-        mark_worker()
+        if self.role:
+            mark_worker(self.role)
+        else:
+            mark_worker()
         while not self._stop.is_set():
             try:
                 self.poll_once()

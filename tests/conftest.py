@@ -24,6 +24,8 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 # Webhook retries one second apart, three attempts in all (production: docs/webhooks.md); the e2e stack inherits it.
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
+# Imports run in chunks of 5,000 rows (production: 10,000), so a 50,000-row file makes 10 chunks.
+os.environ.setdefault("IMPORT_CHUNK_ROWS", "5000")
 for name, value in stage_environment("dev").items():
     os.environ.setdefault(name, value)
 

@@ -270,3 +270,51 @@ class TagRotationRuleItem(_MetaTableItem):
     expire_after_days = NumberAttribute(null=True, attr_name="expireAfterDays")
     created_at = UnicodeAttribute(attr_name="createdAt")
     last_run_at = UnicodeAttribute(null=True, attr_name="lastRunAt")
+
+
+class ImportItem(_MetaTableItem):
+    """An import job (pk TENANT#<id>, sk IMPORT#<importId>); ids sort by time, so a descending query is newest first.
+
+    `offset`/`lines` say where the next chunk starts in the data object (`dataKey`); `pending`
+    holds the chunk in flight (its end and counts), written before its rows, so a re-run of
+    that chunk counts exactly what the first run decided (docs/imports.md).
+    """
+
+    import_id = UnicodeAttribute(attr_name="importId")
+    status = UnicodeAttribute()
+    format = UnicodeAttribute()
+    source = UnicodeAttribute()
+    options = JSONAttribute()  # ImportOptions plus columns
+    actor_key_id = UnicodeAttribute(attr_name="actorKeyId")
+    file_key = UnicodeAttribute(attr_name="fileKey")  # the object as uploaded or downloaded
+    data_key = UnicodeAttribute(null=True, attr_name="dataKey")  # what the chunks read (decompressed for gzip)
+    data_bytes = NumberAttribute(null=True, attr_name="dataBytes")
+    bytes_total = NumberAttribute(null=True, attr_name="bytesTotal")
+    offset = NumberAttribute(default=0)
+    lines = NumberAttribute(default=0)
+    header = JSONAttribute(null=True)  # CSV: {"delimiter", "columns"} read by the first chunk
+    rows_processed = NumberAttribute(default=0, attr_name="rowsProcessed")
+    created = NumberAttribute(default=0)
+    updated = NumberAttribute(default=0)
+    unchanged = NumberAttribute(default=0)
+    skipped = NumberAttribute(default=0)
+    errored = NumberAttribute(default=0)
+    chunks = NumberAttribute(default=0)
+    pending = JSONAttribute(null=True)
+    cancel_requested = BooleanAttribute(default=False, attr_name="cancelRequested")
+    failure = JSONAttribute(null=True)
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    started_at = UnicodeAttribute(null=True, attr_name="startedAt")
+    finished_at = UnicodeAttribute(null=True, attr_name="finishedAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+
+class ImportErrorItem(_MetaTableItem):
+    """One row error of an import (pk TENANT#<id>#IMPORT#<importId>, sk ERR#<line, zero-padded>): file order."""
+
+    line = NumberAttribute()
+    email = UnicodeAttribute(null=True)
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+    field = UnicodeAttribute(null=True)
+    column = UnicodeAttribute(null=True)

@@ -26,6 +26,8 @@ class BulkUpsertBody(Body):
     contacts: list[Any]
     tags: TagList = []
     groupIds: list[GroupId] = []
+    # Extension (docs/bulk.md): every row's contact leaves these groups.
+    groupIdsExclude: list[GroupId] = []
     onDuplicate: Literal["update", "skip"] = "update"
     dedupeOn: Literal["email", "externalId"] = "email"
     restoreDeleted: bool = False

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from chalicelib.schemas.common import Model
 from chalicelib.schemas.contacts import Contact
+from chalicelib.schemas.imports import Import
 
 EventType = Literal[
     "contact.created",
@@ -18,6 +19,8 @@ EventType = Literal[
     "contact.confirmed",
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
+# Events about an import as a whole (docs/imports.md): `data` is the import object plus the actor.
+ImportEventType = Literal["import.completed", "import.failed"]
 
 
 class ApiKeyActor(Model):
@@ -99,11 +102,34 @@ class Event(WebhookPayload):
         return WebhookPayload(id=self.id, type=self.type, createdAt=self.createdAt, data=self.data)
 
 
+class ImportEventData(Import):
+    actor: Actor
+
+
+class ImportWebhookPayload(Model):
+    id: str
+    type: ImportEventType
+    createdAt: str
+    data: ImportEventData
+
+
+class ImportEvent(ImportWebhookPayload):
+    """An import event on the events queue; delivered like contact events, never in activity timelines."""
+
+    tenantId: str
+
+    def payload(self) -> ImportWebhookPayload:
+        return ImportWebhookPayload(id=self.id, type=self.type, createdAt=self.createdAt, data=self.data)
+
+
+AnyEvent = Event | ImportEvent
+
+
 class EventBatchMessage(Model):
     """Many events in one SQS message (body: "gz:" + base64 of this model's JSON, zlib-compressed)."""
 
     kind: Literal["events"] = "events"
-    events: list[Event]
+    events: list[AnyEvent]
     redeliveries: int = 0  # times the delivery function failed on it unexpectedly and re-enqueued it
 
 
@@ -129,7 +155,7 @@ class DeadLetter(Model):
     attempts: int
     lastStatusCode: int | None
     lastError: str | None
-    event: WebhookPayload
+    event: WebhookPayload | ImportWebhookPayload
 
 
 QueueMessage = Annotated[EventBatchMessage | DeliveryMessage, Field(discriminator="kind")]

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StringConstraints
 
 from chalicelib.schemas.common import MAX_PAGE, Body, Model, NotNull, check_url_characters, no_controls
-from chalicelib.schemas.events import EventType
+from chalicelib.schemas.events import EventType, ImportEventType
 
-EventFilter = Literal[EventType, "*"]
+EventFilter = Literal[EventType, ImportEventType, "*"]
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
 MAX_EXCLUDED_KEYS = 100
 

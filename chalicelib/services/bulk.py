@@ -126,9 +126,12 @@ def _raw_email(raw: Any) -> str | None:
 class Merge:
     """Applies rows in order to in-memory contacts; knows who holds which email and externalId."""
 
-    def __init__(self, principal: Principal, body: BulkUpsertBody, stored: dict[str, ContactItem]) -> None:
+    def __init__(
+        self, principal: Principal, body: BulkUpsertBody, stored: dict[str, ContactItem], source: str = BULK_SOURCE
+    ) -> None:
         self.tenant_id = principal.tenant_id
         self.body = body
+        self.source = source
         self.now = now_iso()
         self.by_email: dict[str, Tracked] = {}
         self.by_external: dict[str, Tracked] = {}
@@ -193,7 +196,7 @@ class Merge:
             self.tenant_id,
             row.email,
             row,
-            source=BULK_SOURCE,
+            source=self.source,
             subscription=row.subscription or "unconfirmed",
             tags=self._tags((), row),
             group_ids=self.body.groupIds,
@@ -233,7 +236,9 @@ class Merge:
             if value is not None:
                 setattr(item, attribute, value)
         item.tags = tags or None
-        item.group_ids = (set(item.group_ids or ()) | set(self.body.groupIds)) or None
+        item.group_ids = (
+            (set(item.group_ids or ()) | set(self.body.groupIds)) - set(self.body.groupIdsExclude)
+        ) or None
         if row.customFields is not None:
             item.custom_fields = merge_custom_fields(item.custom_fields, row.customFields)
         if self.body.restoreDeleted:
@@ -245,7 +250,9 @@ class Merge:
         return RowOutcome(index, "updated", item.email, tracked)
 
 
-def _preload(principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | None], deadline: Deadline) -> Merge:
+def _preload(
+    principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | None], deadline: Deadline, source: str
+) -> Merge:
     """Read, with as few BatchGetItem calls as the rows allow, every contact and pointer the merge needs."""
     tenant = principal.tenant_id
     valid = [row for row in rows if row is not None]
@@ -262,7 +269,7 @@ def _preload(principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | No
         missing = {p.email for p in pointers.values()} - stored.keys()
         if missing:
             stored.update(repo.load_contacts(tenant, missing, deadline))
-    merge = Merge(principal, body, stored)
+    merge = Merge(principal, body, stored, source)
     merge.trust_pointers(pointers)
     return merge
 
@@ -273,9 +280,8 @@ def run_bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remai
             f"At most {MAX_BULK_ROWS} rows per request; split larger imports.",
             details=[{"field": "contacts", "message": f"{len(body.contacts)} rows sent"}],
         )
-    require_groups(principal, body.groupIds)
-    deadline = Deadline(remaining, reserve=DEADLINE_RESERVE)
-    invalid: dict[int, RowOutcome] = {}
+    require_groups(principal, [*body.groupIds, *body.groupIdsExclude])
+    invalid: list[RowOutcome] = []
     rows: list[BulkRow | None] = []
     for index, raw in enumerate(body.contacts):
         try:
@@ -283,66 +289,98 @@ def run_bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remai
         except PydanticValidationError as error:
             rows.append(None)
             message = _validation_message(error, index)
-            invalid[index] = RowOutcome(index, "error", _raw_email(raw), code="validation_error", message=message)
+            invalid.append(RowOutcome(index, "error", _raw_email(raw), code="validation_error", message=message))
+    outcome = upsert_rows(principal, body, rows, remaining)
+    for row_outcome in outcome.rows:
+        if row_outcome.action == "error":  # errors show the email as sent
+            row_outcome.email = _raw_email(body.contacts[row_outcome.index])
+    outcome.rows = sorted(outcome.rows + invalid, key=lambda r: r.index)
+    return outcome
+
+
+def upsert_rows(
+    principal: Principal,
+    body: BulkUpsertBody,
+    rows: list[BulkRow | None],
+    remaining: Remaining = None,
+    *,
+    source: str = BULK_SOURCE,
+    origin: str = BULK_SOURCE,
+    before_write: Callable[[BulkOutcome], None] | None = None,
+) -> BulkOutcome:
+    """The upsert engine for rows already validated, with `body`'s options (its `contacts` are not read).
+
+    A None row is one the caller rejected itself: it gets no outcome. Outcomes come in row order,
+    `index` being the row's position in `rows`. `source` is a new contact's source, `origin` the route
+    the written contacts' `lastChange` names (the relay's events and the activity timeline show it); the
+    actor is `principal`'s API key. `before_write` sees the final decided outcome (after the re-merge under
+    the create lease, if there was one) just before anything is written: imports record their counts there,
+    so that a re-run of the same rows counts what the first run decided; it may raise to write nothing.
+    """
+    deadline = Deadline(remaining, reserve=DEADLINE_RESERVE)
     # Read before the contacts: a bulk write with creates finishing after this moves the count.
     generation = repo.create_generation(principal.tenant_id) if not body.dryRun else 0
-    merged = _merge(principal, body, rows, invalid, deadline)
-    if merged is None or body.dryRun:
-        return merged[0] if merged else _all_unprocessed(body, invalid)
+    merged = _merge(principal, body, rows, deadline, source)
+    if merged is None:
+        return _all_unprocessed(body, rows)
     outcome, merge = merged
+    if body.dryRun:
+        if before_write is not None:
+            before_write(outcome)
+        return outcome
     if not any(t.before is None for t in _changed(merge)):
-        _write(principal, outcome, merge, deadline)
+        if before_write is not None:
+            before_write(outcome)
+        _write(principal, outcome, merge, deadline, origin)
         return outcome
     lease = repo.take_create_lease(principal.tenant_id, deadline)
     if lease is None:  # other requests kept creating until the deadline: write the updates, report the creates
-        _write(principal, outcome, merge, deadline, creates=False)
+        if before_write is not None:
+            before_write(outcome)
+        _write(principal, outcome, merge, deadline, origin, creates=False)
         return outcome
     try:
         if lease.generation != generation:
             # Another bulk request created contacts since this one read: some of "our" new emails may be
             # theirs now. Read and merge again, under the lease, so that those rows update their contact.
-            merged = _merge(principal, body, rows, invalid, deadline)
+            merged = _merge(principal, body, rows, deadline, source)
             if merged is None:
-                return _all_unprocessed(body, invalid)
+                return _all_unprocessed(body, rows)
             outcome, merge = merged
-        _write(principal, outcome, merge, deadline)
+        if before_write is not None:
+            before_write(outcome)
+        _write(principal, outcome, merge, deadline, origin)
     finally:
         repo.release_create_lease(lease)
     return outcome
 
 
 def _merge(
-    principal: Principal,
-    body: BulkUpsertBody,
-    rows: list[BulkRow | None],
-    invalid: dict[int, RowOutcome],
-    deadline: Deadline,
+    principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | None], deadline: Deadline, source: str
 ) -> tuple[BulkOutcome, Merge] | None:
     """Pre-load and apply every valid row in order; None when the reads did not finish before the deadline."""
-    outcomes: list[RowOutcome | None] = [invalid.get(index) for index in range(len(rows))]
+    outcome = BulkOutcome([], body.eventKeyForNewContacts, body.dryRun)
     try:
-        merge = _preload(principal, body, rows, deadline)
+        merge = _preload(principal, body, rows, deadline, source)
     except BatchIncomplete:
         return None
     for index, row in enumerate(rows):
         if row is None:
             continue
         try:
-            outcomes[index] = merge.apply(index, row)
+            outcome.rows.append(merge.apply(index, row))
         except RowError as error:
-            outcomes[index] = RowOutcome(
-                index, "error", _raw_email(body.contacts[index]), code=error.code, message=error.message
-            )
-    outcome = BulkOutcome([o for o in outcomes if o is not None], body.eventKeyForNewContacts, body.dryRun)
+            outcome.rows.append(RowOutcome(index, "error", row.email, code=error.code, message=error.message))
     for row_outcome in outcome.rows:
         if row_outcome.contact is not None:
             row_outcome.contact.rows.append(row_outcome.index)
     return outcome, merge
 
 
-def _all_unprocessed(body: BulkUpsertBody, invalid: dict[int, RowOutcome]) -> BulkOutcome:
-    rows = [invalid.get(i) or _unprocessed(i, _raw_email(raw)) for i, raw in enumerate(body.contacts)]
-    return BulkOutcome(rows, body.eventKeyForNewContacts, body.dryRun)
+def _all_unprocessed(body: BulkUpsertBody, rows: list[BulkRow | None]) -> BulkOutcome:
+    """Every valid row unprocessed: the reads did not finish before the deadline."""
+    unprocessed = [_unprocessed(i, row.email) for i, row in enumerate(rows) if row is not None]
+    return BulkOutcome(unprocessed, body.eventKeyForNewContacts, body.dryRun)
 
 
 def _unprocessed(index: int, email: str | None) -> RowOutcome:
@@ -356,7 +394,13 @@ def _changed(merge: Merge) -> list[Tracked]:
 
 
 def _write(
-    principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: Deadline, *, creates: bool = True
+    principal: Principal,
+    outcome: BulkOutcome,
+    merge: Merge,
+    deadline: Deadline,
+    origin: str,
+    *,
+    creates: bool = True,
 ) -> None:
     """Write every changed contact; `creates=False` writes only updates and reports the creates unprocessed."""
     touched = {id(t): t for t in _changed(merge)}
@@ -364,7 +408,7 @@ def _write(
         key: repo.ContactChange(t.before, t.item) for key, t in touched.items() if creates or t.before is not None
     }
     # New contacts' events carry the request's eventKeyForNewContacts as data.eventKey.
-    written = note("contact.updated", events.actor_of(principal), origin=BULK_SOURCE, eventKey=outcome.event_key)
+    written = note("contact.updated", events.actor_of(principal), origin=origin, eventKey=outcome.event_key)
     failed = store_changes(principal.tenant_id, changes, deadline, written)
     failed |= touched.keys() - changes.keys()
     if not failed:

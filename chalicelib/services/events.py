@@ -27,6 +27,7 @@ from chalicelib.repository import queues
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.events import (
     Actor,
+    AnyEvent,
     ApiKeyActor,
     DeliveryMessage,
     Event,
@@ -174,7 +175,7 @@ def decode_message(body: str) -> QueueMessage:
     return _message_adapter.validate_json(body)
 
 
-def pack(events: Iterable[Event]) -> list[str]:
+def pack(events: Iterable[AnyEvent]) -> list[str]:
     """Message bodies holding every event, each under MAX_MESSAGE_BYTES, in order.
 
     An event that cannot be serialised or is too large for a message is logged and left out:
@@ -197,7 +198,7 @@ def pack(events: Iterable[Event]) -> list[str]:
     return bodies
 
 
-def _serialize(event: Event) -> str | None:
+def _serialize(event: AnyEvent) -> str | None:
     try:
         return event.model_dump_json()
     except ValueError:  # pydantic's serialisation error, e.g. a value nested too deep
@@ -221,7 +222,7 @@ def _fit(chunk: list[str]) -> list[str]:
     return _fit(chunk[:half]) + _fit(chunk[half:])
 
 
-def send(events: Sequence[Event]) -> int:
+def send(events: Sequence[AnyEvent]) -> int:
     """Send events to the events queue; answer the number of SQS calls. Raises when SQS refuses them."""
     if not events:
         return 0

@@ -24,12 +24,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from chalicelib import observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
 from chalicelib.repository.models import DeliveryItem, WebhookItem
-from chalicelib.schemas.events import ApiKeyActor, DeadLetter, DeliveryMessage, Event, EventBatchMessage, WebhookPayload
+from chalicelib.schemas.events import (
+    AnyEvent,
+    ApiKeyActor,
+    DeadLetter,
+    DeliveryMessage,
+    Event,
+    EventBatchMessage,
+    ImportWebhookPayload,
+    WebhookPayload,
+)
 from chalicelib.services import activity, events, ssrf
 from chalicelib.services.webhook_http import HttpResult, Transport, http_post, signed_headers
 from chalicelib.settings import settings
@@ -71,7 +82,7 @@ def delivery_id_for(event_id: str, webhook_id: str) -> str:
     return f"dlv_{stamp}{digest}"
 
 
-def matches(endpoint: WebhookItem, event: Event) -> bool:
+def matches(endpoint: WebhookItem, event: AnyEvent) -> bool:
     if not endpoint.active:
         return False
     wanted: set[str] = endpoint.events or set()
@@ -151,7 +162,7 @@ def attempt(endpoint: WebhookItem | None, delivery: DeliveryItem, outbox: Outbox
             attempts=delivery.attempts,
             lastStatusCode=result.status,
             lastError=result.error,
-            event=WebhookPayload.model_validate_json(delivery.payload),
+            event=_payload_of(delivery.payload),
         )
         outbox.dead.append(letter.model_dump_json())
     else:
@@ -182,7 +193,16 @@ def attempt(endpoint: WebhookItem | None, delivery: DeliveryItem, outbox: Outbox
     )
 
 
-def _new_delivery(endpoint: WebhookItem, event: Event) -> DeliveryItem:
+_payload_adapter: TypeAdapter[WebhookPayload | ImportWebhookPayload] = TypeAdapter(
+    WebhookPayload | ImportWebhookPayload
+)
+
+
+def _payload_of(raw: str) -> WebhookPayload | ImportWebhookPayload:
+    return _payload_adapter.validate_json(raw)
+
+
+def _new_delivery(endpoint: WebhookItem, event: AnyEvent) -> DeliveryItem:
     now = now_iso()
     delivery_id = delivery_id_for(event.id, endpoint.webhook_id)
     return DeliveryItem(
@@ -226,7 +246,7 @@ def _fan_out(message: EventBatchMessage, endpoints: _Endpoints, outbox: Outbox, 
     if not jobs:
         return
 
-    def run(job: tuple[WebhookItem, Event]) -> None:
+    def run(job: tuple[WebhookItem, AnyEvent]) -> None:
         endpoint, event = job
         delivery = _new_delivery(endpoint, event)
         if not repo.create_delivery(delivery):
@@ -245,11 +265,13 @@ def _fan_out(message: EventBatchMessage, endpoints: _Endpoints, outbox: Outbox, 
 
     # One endpoint receives one contact's events in the order they were committed (their first
     # attempts, at least): each (endpoint, contact) sequence runs on one thread.
-    sequences: dict[tuple[str, str], list[tuple[WebhookItem, Event]]] = {}
+    # An import event is its own sequence (keyed by the import id): nothing orders it against contacts.
+    sequences: dict[tuple[str, str], list[tuple[WebhookItem, AnyEvent]]] = {}
     for endpoint, event in jobs:
-        sequences.setdefault((endpoint.webhook_id, event.data.contact.id), []).append((endpoint, event))
+        subject = event.data.contact.id if isinstance(event, Event) else event.data.id
+        sequences.setdefault((endpoint.webhook_id, subject), []).append((endpoint, event))
 
-    def run_in_order(sequence: list[tuple[WebhookItem, Event]]) -> None:
+    def run_in_order(sequence: list[tuple[WebhookItem, AnyEvent]]) -> None:
         for job in sequence:
             _guarded(run)(job)
 
@@ -315,7 +337,9 @@ def _consume_events(message: EventBatchMessage, endpoints: _Endpoints, outbox: O
     either fails the whole record is put back and redone.
     """
     failure: Exception | None = None
-    for job in (lambda: activity.record_events(message.events), lambda: _fan_out(message, endpoints, outbox, deadline)):
+    # Only contact events make timeline entries; import events go to webhooks alone.
+    contact_events = [event for event in message.events if isinstance(event, Event)]
+    for job in (lambda: activity.record_events(contact_events), lambda: _fan_out(message, endpoints, outbox, deadline)):
         try:
             job()
         except Exception as error:

@@ -93,3 +93,10 @@ def http_post(target: Target, headers: dict[str, str], body: bytes, timeout: flo
         return HttpResult(None, (f"{type(error).__name__}: {error}")[:MAX_ERROR_LENGTH])
     finally:
         connection.close()
+
+
+def pinned_connection(target: Target, timeout: float) -> http.client.HTTPConnection:
+    """A connection to the address `ssrf.check_url` checked (also used by imports' fileUrl downloads)."""
+    if target.scheme == "https":
+        return _PinnedHTTPSConnection(target, timeout)
+    return _PinnedHTTPConnection(target, timeout)

@@ -1,0 +1,1 @@
+"""Small runnable clients of the Contacts API (never deployed)."""
