@@ -16,7 +16,17 @@ from chalicelib.schemas.groups import ContactGroupsBody, GroupCreate, GroupListQ
 from chalicelib.schemas.rotation import TagRotationCreate
 from chalicelib.schemas.subscribe import SubscribeBody
 from chalicelib.schemas.webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
-from chalicelib.services import activity, auth, bulk, contacts, groups, rotation, webhook_delivery, webhooks
+from chalicelib.services import (
+    activity,
+    auth,
+    bulk,
+    contact_search,
+    contacts,
+    groups,
+    rotation,
+    webhook_delivery,
+    webhooks,
+)
 from chalicelib.services import subscribe as signup
 from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
@@ -51,12 +61,12 @@ def create_contact(request: Request, principal: Principal) -> Response:
 
 @api.route("/api/contacts", "GET", scope=READ)
 def list_contacts(request: Request, principal: Principal) -> Response:
-    return render(contacts.list_contacts(principal, parse_query(request, ListQuery)))
+    return render(contact_search.list_contacts(principal, parse_query(request, ListQuery)))
 
 
 @api.route("/api/contacts/search", "POST", scope=READ)
 def search_contacts(request: Request, principal: Principal) -> Response:
-    return render(contacts.search_contacts(principal, parse_body(request, SearchBody, empty={})))
+    return render(contact_search.search_contacts(principal, parse_body(request, SearchBody, empty={})))
 
 
 @api.route("/api/contacts/{contact_id}", "GET", scope=READ)

@@ -1,12 +1,11 @@
-"""Single-contact CRUD, tags, listing and search."""
+"""Single-contact CRUD and tags (listing and search: services/contact_search.py)."""
 
 from __future__ import annotations
 
 import random
 import time
 import uuid
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from chalicelib import errors
@@ -22,13 +21,10 @@ from chalicelib.schemas.contacts import (
     Contact,
     ContactCreate,
     ContactFields,
-    ContactPage,
     ContactPatch,
-    ListQuery,
-    SearchBody,
 )
 from chalicelib.schemas.events import Actor, EventType
-from chalicelib.services import activity, cursors, events
+from chalicelib.services import activity, events
 from chalicelib.services.auth import Principal
 
 # Fields a PATCH may set, by their API name and the item attribute they map to.
@@ -48,9 +44,6 @@ NOT_NULLABLE = {"email", "subscription"}
 # The optional string fields every contact body may carry (ContactFields), by API name.
 OPTIONAL_FIELDS = ("firstName", "lastName", "company", "jobTitle", "phone", "website", "status", "externalId")
 MAX_VERSION_RETRIES = 8
-# A filtered listing reads at most this many contacts per request, then answers a
-# (possibly short) page with a cursor, so that a rare match cannot time the request out.
-MAX_EXAMINED_PER_PAGE = 5000
 
 
 def to_contact(item: ContactItem) -> Contact:
@@ -274,98 +267,6 @@ def remove_tags(principal: Principal, contact_id: str, tags: list[str]) -> Conta
         item.tags = (set(item.tags or ()) - set(tags)) or None
 
     return to_contact(_modify(principal, contact_id, remove))
-
-
-@dataclass
-class ContactFilter:
-    text: str | None = None
-    status: str | None = None
-    subscription: str | None = None
-    tags: list[str] = field(default_factory=list)
-    group_ids: list[str] = field(default_factory=list)
-    custom_fields: dict[str, Any] = field(default_factory=dict)
-
-    def matches(self, item: ContactItem) -> bool:
-        if item.deleted_at is not None:
-            return False
-        if self.status is not None and item.status != self.status:
-            return False
-        if self.subscription is not None and item.subscription != self.subscription:
-            return False
-        if not set(self.tags) <= set(item.tags or ()):
-            return False
-        if not set(self.group_ids) <= set(item.group_ids or ()):
-            return False
-        stored = item.custom_fields or {}
-        if any(stored.get(key) != value for key, value in self.custom_fields.items()):
-            return False
-        if self.text:
-            needle = self.text.lower()
-            haystack = (item.email, item.first_name, item.last_name, item.company)
-            return any(needle in value.lower() for value in haystack if value)
-        return True
-
-    def listing(self) -> str:
-        """Which index the listing walks: a membership partition when one narrows it, else the tenant."""
-        if self.tags:
-            return f"tag#{self.tags[0]}"
-        if self.group_ids:
-            return f"group#{self.group_ids[0]}"
-        return "all"
-
-
-def _source(tenant_id: str, listing: str, after: str | None) -> Iterator[ContactItem]:
-    if listing == "all":
-        return repo.iter_tenant(tenant_id, after)
-    return repo.iter_members(tenant_id, listing, after)
-
-
-def _page(principal: Principal, where: ContactFilter, limit: int, cursor: str | None) -> ContactPage:
-    listing = where.listing()
-    after = cursors.decode(cursor, principal.tenant_id, listing)
-    found: list[ContactItem] = []
-    last_examined: str | None = None
-    candidates: Iterable[ContactItem] = _source(principal.tenant_id, listing, after)
-    for examined, item in enumerate(candidates, start=1):
-        last_examined = item.email
-        if where.matches(item):
-            if len(found) == limit:  # one more match exists: there is a next page
-                return ContactPage(
-                    data=[to_contact(i) for i in found],
-                    nextCursor=cursors.encode(principal.tenant_id, listing, found[-1].email),
-                )
-            found.append(item)
-        if examined >= MAX_EXAMINED_PER_PAGE and last_examined is not None:
-            # Everything up to last_examined was looked at, so the next page starts after it.
-            return ContactPage(
-                data=[to_contact(i) for i in found],
-                nextCursor=cursors.encode(principal.tenant_id, listing, last_examined),
-            )
-    return ContactPage(data=[to_contact(i) for i in found], nextCursor=None)
-
-
-def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:
-    where = ContactFilter(
-        text=query.search,
-        status=query.status,
-        subscription=query.subscription,
-        tags=[query.tag] if query.tag else [],
-        group_ids=[query.group] if query.group else [],
-    )
-    return _page(principal, where, query.limit, query.cursor)
-
-
-def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
-    filters = body.filters
-    where = ContactFilter(
-        text=body.query,
-        status=filters.status,
-        subscription=filters.subscription,
-        tags=filters.tags,
-        group_ids=filters.groupIds,
-        custom_fields=filters.customFields,
-    )
-    return _page(principal, where, body.limit, body.cursor)
 
 
 def require_groups(principal: Principal, group_ids: list[str]) -> None:
