@@ -96,8 +96,10 @@ def index_pump(aws: None) -> Callable[[], int]:
     stream = ContactStream()
 
     def pump() -> int:
-        changes = stream.changes()
-        search_index.apply_changes(changes)
-        return len(changes)
+        applied = 0
+        while changes := stream.changes():  # a read answers at most 1,000 records a shard
+            search_index.apply_changes(changes)
+            applied += len(changes)
+        return applied
 
     return pump
