@@ -48,7 +48,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _start_embedded_aws(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    from devstack import moto_query
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+    moto_query.install()  # a Query reads its partition, not the whole table (devstack/moto_query.py)
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
