@@ -15,6 +15,9 @@ from chalicelib.schemas.common import EMAIL_PATTERN
 
 # Runs of letters and digits (\w without the underscore).
 _WORD = re.compile(r"[^\W_]+")
+# Tokens are indexed by at most this many characters (a sort key holds 1,024 bytes); longer
+# query words are looked up by their start and checked whole against the contact.
+MAX_TOKEN = 100
 
 
 def fold(text: str) -> str:
@@ -60,7 +63,7 @@ class ContactText:
         fewer items ("alice" is covered by "alice@example.com", "example" by "example.com").
         """
         _, every = self.words()
-        ordered = sorted(every)
+        ordered = sorted({word[:MAX_TOKEN] for word in every})
         # In sorted order a word's extensions follow it directly, so checking the next word suffices.
         return {w for i, w in enumerate(ordered) if i + 1 == len(ordered) or not ordered[i + 1].startswith(w)}
 
@@ -80,7 +83,7 @@ class Term:
 
     def index_prefixes(self) -> tuple[str, ...]:
         """The prefixes the index is queried with: every contact matching this term has a token starting with each."""
-        return (self.text,) if self.whole else self.parts
+        return tuple(p[:MAX_TOKEN] for p in ((self.text,) if self.whole else self.parts))
 
 
 def parse_query(query: str | None) -> list[Term]:

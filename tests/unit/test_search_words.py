@@ -81,3 +81,13 @@ def test_exact_email_is_one_whole_address():
     assert exact_email(parse_query("alice@exa")) is None
     assert exact_email(parse_query("alice@example.com bob")) is None
     assert exact_email(parse_query("example.com")) is None
+
+
+def test_long_words_are_indexed_by_their_start_and_still_matched_whole():
+    long_company = "Supercalifragilistic" * 10
+    contact = ContactText("x@y.com", company=long_company)
+    assert max(len(t) for t in contact.index_tokens()) == 100
+    [term] = parse_query(long_company)
+    assert all(len(p) <= 100 for p in term.index_prefixes())
+    assert any(t.startswith(term.index_prefixes()[0]) for t in contact.index_tokens())
+    assert finds(long_company, contact) and not finds(long_company + "x", contact)
