@@ -46,8 +46,10 @@ class PatientCaller(HttpCaller):
         return super().request(method, path, **kw)
 
 
-def progress(step: str) -> None:
-    print(json.dumps({"step": step, "at": time.strftime("%X"), "load": os.getloadavg()}), file=sys.stderr, flush=True)
+def progress(step: str, summary: dict[str, Any]) -> None:
+    """A line on stderr per step, with what is measured so far (a long run interrupted still tells)."""
+    line = {"step": step, "at": time.strftime("%X"), "load": os.getloadavg(), "soFar": summary}
+    print(json.dumps(line), file=sys.stderr, flush=True)
 
 
 def report(stack: Stack) -> dict[str, Any]:
@@ -356,7 +358,7 @@ def main() -> int:
     try:
         small = create_tenant(stack, "Small")
         big = create_tenant(stack, "Big")
-        progress("seedSeconds")
+        progress("seedSeconds", summary)
         summary["seedSeconds"] = {"small": round(seed(small["tenantId"], SMALL), 1)}
         summary["seedSeconds"]["big"] = round(seed(big["tenantId"], BIG), 1)
         summary["contacts"] = {"small": SMALL, "big": BIG}
@@ -375,24 +377,24 @@ def main() -> int:
             "listByEmail": ("GET", "/api/contacts?limit=20", None),
             "listByCreatedAtDesc": ("GET", "/api/contacts?limit=20&sort=createdAt&order=desc", None),
         }
-        progress("firstPage")
+        progress("firstPage", summary)
         pages = {name: first_pages(stack, caller, queries) for name, caller in callers.items()}
         summary["firstPage"] = pages
         summary["ratioBigToSmall"] = {
             name: round(pages["big"][name]["medianMs"] / pages["small"][name]["medianMs"], 2) for name in queries
         }
         summary["loadAverageAtFirstPages"] = os.getloadavg()
-        progress("walkBig")
+        progress("walkBig", summary)
         summary["walkBig"] = {
             "byEmail": walk(callers["big"], "/api/contacts?limit=100"),
             "byCreatedAt": walk(callers["big"], "/api/contacts?limit=100&sort=createdAt"),
         }
         relay = Relay().start()
-        progress("indexLag")
+        progress("indexLag", summary)
         summary["indexLag"] = index_lag(callers["small"])
-        progress("writeAmplification")
+        progress("writeAmplification", summary)
         summary["writeAmplification"] = write_amplification(callers["small"], relay)
-        progress("bulk")
+        progress("bulk", summary)
         summary["bulk"] = bulk_on_off(callers["small"], relay)
         summary["loadAverageAtEnd"] = os.getloadavg()
     finally:
