@@ -6,6 +6,7 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
 
+from chalicelib import observability, openapi, reference
 from chalicelib.pages import confirmation_page
 from chalicelib.schemas.activity import ActivityQuery
 from chalicelib.schemas.auth import KeyCreate
@@ -43,12 +44,31 @@ from chalicelib.web import (
 )
 
 app = Chalice(app_name="contacts-api")
+app.register_middleware(observability.log_invocations)  # outermost: sees the final status of every call
 api = Api(app)
 
 
 @api.route("/api/health", "GET", scope=None)
 def health(request: Request) -> Response:
     return Response({"status": "ok"})
+
+
+# The API's own description: OpenAPI document and reference page (public)
+
+
+@api.route("/api/openapi.json", "GET", scope=None)
+def openapi_document(request: Request) -> Response:
+    return reference.openapi_json(openapi.document(app, api, public_base_url(request)))
+
+
+@api.route("/api/docs", "GET", scope=None)
+def reference_page(request: Request) -> Response:
+    return reference.reference_page()
+
+
+@api.route("/api/docs/{asset}", "GET", scope=None)
+def reference_asset(request: Request, asset: str) -> Response:
+    return reference.reference_asset(asset)
 
 
 # Contacts

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from chalice.app import Response
 
 from chalicelib import errors
+from chalicelib.openapi import Answer, answers
 from chalicelib.services.subscribe import Confirmed
 
 _PAGE = """<!doctype html>
@@ -25,6 +26,11 @@ def page(status: int, title: str, message: str) -> Response:
     return Response(body=body, status_code=status, headers=dict(HTML_HEADERS))
 
 
+@answers(
+    Answer(200, "text/html", "Confirmed: a small HTML page."),
+    Answer(302, None, "Confirmed: redirect to the group's confirmRedirectUrl.", headers=("Location",)),
+    Answer(400, "text/html", "The link is not valid or has expired: an HTML page."),
+)
 def confirmation_page(confirm: Callable[[], Confirmed]) -> Response:
     """Run the confirmation; redirect to the group's page, or say so in HTML; a bad link is a 400 page."""
     try:

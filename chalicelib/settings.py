@@ -40,6 +40,8 @@ class Settings:
     ses_sender: str
     # Base URL of this API as the public sees it (for links in e-mails); derived from the request when unset.
     public_api_url: str | None
+    # Level of the JSON logs (chalicelib/observability.py).
+    log_level: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -64,6 +66,7 @@ class Settings:
             widget_bucket=env.get("WIDGET_BUCKET") or "fli-dev-widget",
             ses_sender=env.get("SES_SENDER") or "no-reply@contacts.local",
             public_api_url=(env.get("PUBLIC_API_URL") or "").rstrip("/") or None,
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         )
 
 

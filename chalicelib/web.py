@@ -11,13 +11,14 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalice.app import Chalice, CORSConfig, Request, Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors
+from chalicelib import errors, jsonbody, observability
 from chalicelib.schemas.common import Scope
 from chalicelib.services import auth, idempotency
 from chalicelib.settings import settings
@@ -61,16 +62,17 @@ def validate(schema: type[B], data: Any) -> B:
 
 
 def parse_body(request: Request, schema: type[B], *, empty: Any = None) -> B:
-    """Decode a JSON body into `schema`: 400 when it is not JSON, 422 when it does not validate."""
+    """Decode a JSON body into `schema`: 400 when it is not JSON (or nests too deep, or holds NaN...,
+    see chalicelib.jsonbody), 422 when it does not validate."""
     raw = request.raw_body or b""
     if not raw.strip():
         if empty is None:
             raise errors.BadRequest("A JSON body is required.")
         return validate(schema, empty)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise errors.BadRequest("The body is not valid JSON.") from None
+        data = jsonbody.loads(raw)
+    except jsonbody.InvalidJson as error:
+        raise errors.BadRequest(str(error)) from None
     return validate(schema, data)
 
 
@@ -129,11 +131,29 @@ def api_key_of(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
+@dataclass(frozen=True)
+class RouteInfo:
+    """What `Api.route` knows of a route beyond Chalice's table; chalicelib/openapi.py documents from it."""
+
+    path: str
+    method: str
+    scope: Scope | None
+    idempotent: bool
+    content_types: tuple[str, ...]
+    any_origin: bool
+    view: View
+
+    @property
+    def public(self) -> bool:
+        return self.scope is None
+
+
 class Api:
     """Declares routes on a Chalice app with authentication, scopes and idempotency."""
 
     def __init__(self, app: Chalice) -> None:
         self.app = app
+        self.routes: list[RouteInfo] = []
         app.register_middleware(error_envelope, "http")
 
     def route(
@@ -163,6 +183,7 @@ class Api:
                             return render_error(error)
                         raise
                 principal = auth.authenticate(api_key_of(request))
+                observability.bind(tenant_id=principal.tenant_id, key_id=principal.key_id)
                 auth.require_scope(principal, scope)
                 key = request.headers.get("idempotency-key") if idempotent else None
                 if key is None:
@@ -170,17 +191,27 @@ class Api:
                 return _run_idempotent(request, principal, key, lambda: view(request, principal, **params))
 
             cors = CORSConfig(allow_origin="*", max_age=600) if any_origin else None
-            self.app.route(path, methods=[method], content_types=content_types or ["application/json"], cors=cors)(
-                handler
-            )
+            types = content_types or ["application/json"]
+            self.app.route(path, methods=[method], content_types=types, cors=cors)(handler)
+            self.routes.append(RouteInfo(path, method, scope, idempotent, tuple(types), any_origin, view))
             return handler
 
         return decorate
 
 
+def _query_items(request: Request) -> list[tuple[str, list[str]]]:
+    """The query string as sorted (name, every value) pairs: Chalice's MultiDict is not JSON-serialisable,
+    and `?permanent=true` and `?permanent=false` must not share one idempotent answer."""
+    params: Any = request.query_params or {}
+    getlist = getattr(params, "getlist", None)
+    return sorted((name, sorted(getlist(name)) if getlist else [str(params[name])]) for name in params)
+
+
 def _run_idempotent(request: Request, principal: auth.Principal, key: str, run: Callable[[], Response]) -> Response:
     context = request.context or {}
-    target = json.dumps([context.get("resourcePath"), request.uri_params, request.query_params], sort_keys=True)
+    target = json.dumps(
+        [context.get("resourcePath"), dict(request.uri_params or {}), _query_items(request)], sort_keys=True
+    )
     body = request.raw_body or b""
     body = body.encode() if isinstance(body, str) else body
     stored = idempotency.begin(principal.tenant_id, key, idempotency.fingerprint(request.method, target, body))

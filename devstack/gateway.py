@@ -8,6 +8,7 @@ here: an unknown path is a 404 `not_found`, not a 403 "Missing Authentication To
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from chalice.local import ChaliceRequestHandler, LocalGatewayException, ThreadedHTTPServer
 
@@ -19,6 +20,13 @@ class GatewayRequestHandler(ChaliceRequestHandler):
             self._send_http_response(404, {"Content-Type": "application/json"}, body)
             return
         super()._send_error_response(error)
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method it has no do_X for (TRACE, QUERY, ...) with its own 501 HTML page;
+        # Chalice's dispatch answers it like any method a route does not take (405 in the envelope).
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
 
 
 class GatewayHTTPServer(ThreadedHTTPServer):

@@ -53,11 +53,11 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _backoff(attempt: int) -> float:
+def backoff(attempt: int) -> float:
     return random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**attempt))
 
 
-def _is_throttle(error: Exception) -> bool:
+def is_throttle(error: Exception) -> bool:
     code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
     return code in {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 
@@ -74,13 +74,13 @@ def _write_chunk(chunk: Sequence[WriteRequest], deadline: Deadline) -> list[Writ
         try:
             answer = client("dynamodb").batch_write_item(RequestItems=request)
         except Exception as error:
-            if not _is_throttle(error):
+            if not is_throttle(error):
                 raise
             answer = {"UnprocessedItems": request}
         unprocessed = answer.get("UnprocessedItems") or {}
         pending = [(table, item) for table, items in unprocessed.items() for item in items]
         if pending:
-            time.sleep(_backoff(attempt))
+            time.sleep(backoff(attempt))
             attempt += 1
     return []
 
@@ -109,14 +109,14 @@ def _get_chunk(chunk: Sequence[KeyRequest], deadline: Deadline) -> list[tuple[st
         try:
             answer = client("dynamodb").batch_get_item(RequestItems=pending)
         except Exception as error:
-            if not _is_throttle(error):
+            if not is_throttle(error):
                 raise
             answer = {"Responses": {}, "UnprocessedKeys": pending}
         for table, items in answer.get("Responses", {}).items():
             found.extend((table, item) for item in items)
         pending = answer.get("UnprocessedKeys") or {}
         if pending:
-            time.sleep(_backoff(attempt))
+            time.sleep(backoff(attempt))
             attempt += 1
     return found
 

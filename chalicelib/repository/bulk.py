@@ -5,20 +5,36 @@ calls across the contacts, contact-keys and memberships tables. BatchWriteItem
 takes no condition, so these writes are last-writer-wins per contact; each one
 stores `version + 1` so that a single-contact write that read the previous
 version fails its condition and re-reads instead of overwriting (see docs/bulk.md).
+Bulk writes that create contacts hold the tenant's create lease (below), so that
+two of them never both create one email.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.models import Model
 
-from chalicelib.repository.batch import BatchIncomplete, Deadline, WriteRequest, batch_get, batch_write, write_in_phases
+from chalicelib.repository.accounts import tenant_pk
+from chalicelib.repository.aws import client
+from chalicelib.repository.batch import (
+    BatchIncomplete,
+    Deadline,
+    WriteRequest,
+    backoff,
+    batch_get,
+    batch_write,
+    write_in_phases,
+)
 from chalicelib.repository.contacts import external_key, id_key, membership_changes, membership_pk
 from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
 from chalicelib.repository.tag_catalog import catalog_puts
+from chalicelib.settings import settings
 
 Owner = TypeVar("Owner", bound=Hashable)
 
@@ -162,3 +178,86 @@ def write_contacts(changes: Mapping[Owner, ContactChange], deadline: Deadline) -
 def contact_attributes(contact: ContactItem) -> dict[str, Any]:
     """The raw item, for comparisons that must not depend on PynamoDB object identity."""
     return contact.serialize()
+
+
+# Racing creates. BatchWriteItem cannot say "only if absent", so two bulk requests that both read an
+# email as free would both write a new contact there, and the last write would silently replace the
+# first one's contact (and id). Bulk requests that create contacts therefore write while holding a
+# per-tenant lease in the meta table; the lease item also counts the bulk writes with creates that
+# finished (`generation`), so that a request learns whether anyone created contacts since it read.
+
+CREATE_LEASE_SECONDS = 60  # longer than any API request may run; frees the tenant after a crashed holder
+_LEASE_SK = "BULK_CREATE_LEASE"
+
+
+@dataclass(frozen=True)
+class CreateLease:
+    tenant_id: str
+    token: str
+    generation: int  # bulk writes with creates finished before this lease was taken
+
+
+def _lease_key(tenant_id: str) -> dict[str, Any]:
+    return {"pk": {"S": tenant_pk(tenant_id)}, "sk": {"S": _LEASE_SK}}
+
+
+def create_generation(tenant_id: str) -> int:
+    """How many bulk writes with creates have finished for the tenant (read before pre-loading)."""
+    found = (
+        client("dynamodb")
+        .get_item(TableName=settings.meta_table, Key=_lease_key(tenant_id), ConsistentRead=True)
+        .get("Item", {})
+    )
+    return int(found.get("generation", {}).get("N", "0"))
+
+
+def take_create_lease(tenant_id: str, deadline: Deadline) -> CreateLease | None:
+    """Wait for the tenant's create lease and take it; None when the deadline comes first."""
+    token = secrets.token_hex(16)
+    attempt = 0
+    while not deadline.near():
+        now = time.time()
+        try:
+            answer = client("dynamodb").update_item(
+                TableName=settings.meta_table,
+                Key=_lease_key(tenant_id),
+                UpdateExpression="SET holder = :token, leaseUntil = :until",
+                ConditionExpression="attribute_not_exists(holder) OR leaseUntil < :now",
+                ExpressionAttributeValues={
+                    ":token": {"S": token},
+                    ":until": {"N": str(now + CREATE_LEASE_SECONDS)},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            time.sleep(min(1.0, backoff(attempt) + 0.02))
+            attempt += 1
+            continue
+        generation = int(answer["Attributes"].get("generation", {}).get("N", "0"))
+        return CreateLease(tenant_id, token, generation)
+    return None
+
+
+def release_create_lease(lease: CreateLease) -> None:
+    """Count this write and free the lease (only if still ours: a lease that ran out may have a new holder)."""
+    dynamodb = client("dynamodb")
+    try:
+        dynamodb.update_item(
+            TableName=settings.meta_table,
+            Key=_lease_key(lease.tenant_id),
+            UpdateExpression="ADD generation :one REMOVE holder, leaseUntil",
+            ConditionExpression="holder = :token",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":token": {"S": lease.token}},
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        dynamodb.update_item(  # still count it, so that the new holder's peers re-read
+            TableName=settings.meta_table,
+            Key=_lease_key(lease.tenant_id),
+            UpdateExpression="ADD generation :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )

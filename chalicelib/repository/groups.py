@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.aws import client
-from chalicelib.repository.batch import Deadline, batch_get
+from chalicelib.repository.batch import Deadline, backoff, batch_get, is_throttle
 from chalicelib.repository.contacts import _connection, membership_pk
-from chalicelib.repository.models import GroupItem, GroupLookupItem, MembershipItem
+from chalicelib.repository.models import ContactItem, GroupItem, GroupLookupItem, MembershipItem
 
 LOOKUP_SK = "GROUP"
 
@@ -95,3 +98,122 @@ def count_members(tenant_id: str, group_id: str) -> int:
         if not answer.get("LastEvaluatedKey"):
             return total
         request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+
+# Membership changes: each contact's groupIds and its membership index entry change together, in one
+# transaction, conditioned on the contact's current state. Read-modify-write of the whole contact (what
+# bulk writes do) would let two concurrent attaches of one contact each overwrite the other's group.
+
+TRANSACTION_CONTACTS = 50  # two actions per contact; DynamoDB takes at most 100 actions per transaction
+
+
+@dataclass
+class MembershipOutcome:
+    """What became of each contact (by email) asked to join or leave a group."""
+
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # already a member (attach) / no longer one (detach)
+    gone: list[str] = field(default_factory=list)  # deleted, or its email now holds another contact
+    pending: list[str] = field(default_factory=list)  # not written before the deadline
+
+
+def attach_contacts(
+    tenant_id: str, group_id: str, contacts: Iterable[ContactItem], now: str, deadline: Deadline
+) -> MembershipOutcome:
+    """Add the group to each contact (unless it has it) and its index entry, atomically per contact.
+
+    The contact's `version` goes up by one, so a single-contact write that read it before fails its
+    condition and re-reads instead of dropping the group.
+    """
+    return _change_memberships(tenant_id, group_id, list(contacts), now, deadline, joining=True)
+
+
+def detach_contacts(
+    tenant_id: str, group_id: str, contacts: Iterable[ContactItem], now: str, deadline: Deadline
+) -> MembershipOutcome:
+    """Remove the group from each contact (if it has it) and delete its index entry, atomically per contact."""
+    return _change_memberships(tenant_id, group_id, list(contacts), now, deadline, joining=False)
+
+
+def _membership_actions(tenant_id: str, group_id: str, contact: ContactItem, now: str, joining: bool) -> list[Any]:
+    if joining:
+        update = "ADD groupIds :group, #version :one SET updatedAt = :now"
+        condition = "#id = :id AND (attribute_not_exists(groupIds) OR NOT contains(groupIds, :groupId))"
+    else:
+        update = "DELETE groupIds :group ADD #version :one SET updatedAt = :now"
+        condition = "#id = :id AND contains(groupIds, :groupId)"
+    contact_update = {
+        "Update": {
+            "TableName": ContactItem.Meta.table_name,
+            "Key": {"tenantId": {"S": tenant_id}, "email": {"S": contact.email}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#id": "id", "#version": "version"},
+            "ExpressionAttributeValues": {
+                ":group": {"SS": [group_id]},
+                ":groupId": {"S": group_id},
+                ":one": {"N": "1"},
+                ":now": {"S": now},
+                ":id": {"S": contact.contact_id},
+            },
+            # On a refusal DynamoDB tells what it found: a member already, or another contact.
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+    key = {"pk": {"S": membership_pk(tenant_id, f"group#{group_id}")}, "sk": {"S": contact.email}}
+    table = MembershipItem.Meta.table_name
+    if joining:
+        entry = {"Put": {"TableName": table, "Item": {**key, "id": {"S": contact.contact_id}}}}
+    else:
+        entry = {"Delete": {"TableName": table, "Key": key}}
+    return [contact_update, entry]
+
+
+def _change_memberships(
+    tenant_id: str, group_id: str, contacts: list[ContactItem], now: str, deadline: Deadline, *, joining: bool
+) -> MembershipOutcome:
+    outcome = MembershipOutcome()
+    for start in range(0, len(contacts), TRANSACTION_CONTACTS):
+        chunk = contacts[start : start + TRANSACTION_CONTACTS]
+        attempt = 0
+        while chunk:
+            if deadline.near():
+                outcome.pending.extend(contact.email for contact in chunk)
+                break
+            actions = [a for contact in chunk for a in _membership_actions(tenant_id, group_id, contact, now, joining)]
+            try:
+                client("dynamodb").transact_write_items(TransactItems=actions)
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code != "TransactionCanceledException" and not is_throttle(error):
+                    raise
+                chunk = _settle_refusals(group_id, chunk, error.response.get("CancellationReasons") or [], outcome)
+                if chunk:
+                    time.sleep(backoff(attempt))
+                    attempt += 1
+                continue
+            outcome.changed.extend(contact.email for contact in chunk)
+            chunk = []
+    return outcome
+
+
+def _settle_refusals(
+    group_id: str, chunk: list[ContactItem], reasons: list[dict[str, Any]], outcome: MembershipOutcome
+) -> list[ContactItem]:
+    """Classify the contacts whose condition failed; answer the rest, to be sent again.
+
+    A cancelled transaction writes nothing; the others in it (reason "None", a conflict with another
+    transaction, throttling) are retried.
+    """
+    retry: list[ContactItem] = []
+    for index, contact in enumerate(chunk):
+        reason = reasons[2 * index] if 2 * index < len(reasons) else {}
+        if reason.get("Code") != "ConditionalCheckFailed":
+            retry.append(contact)
+            continue
+        found = reason.get("Item") or {}
+        if found.get("id", {}).get("S") != contact.contact_id:
+            outcome.gone.append(contact.email)
+        else:
+            outcome.unchanged.append(contact.email)
+    return retry

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from chalicelib.schemas.common import Model
 
 MAX_TAKE = 200
 
 
-class ActivityQuery(BaseModel):
+class ActivityQuery(Model):
     """Query string of GET /api/contacts/{id}/activity (unknown parameters are ignored)."""
 
     skip: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     take: Annotated[int, Field(ge=1, le=MAX_TAKE)] = 50
 
 
-class ActivityEntry(BaseModel):
+class ActivityEntry(Model):
     id: str
     type: str
     occurredAt: str
@@ -24,7 +26,7 @@ class ActivityEntry(BaseModel):
     details: dict[str, Any]
 
 
-class ActivityPage(BaseModel):
+class ActivityPage(Model):
     data: list[ActivityEntry]
     skip: int
     take: int

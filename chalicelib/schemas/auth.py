@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
-from chalicelib.schemas.common import Body, Scope
+from chalicelib.schemas.common import Body, Model, Scope
 
 
 class KeyCreate(Body):
@@ -14,7 +14,7 @@ class KeyCreate(Body):
     scopes: Annotated[list[Scope], Field(min_length=1)]
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     id: str
     name: str
     scopes: list[str]
@@ -27,11 +27,11 @@ class ApiKeyCreated(ApiKey):
     key: str
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(Model):
     data: list[ApiKey]
 
 
-class TenantCreated(BaseModel):
+class TenantCreated(Model):
     tenantId: str
     apiKey: str
     scopes: list[Scope]

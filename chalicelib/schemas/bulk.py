@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import StringConstraints
 
-from chalicelib.schemas.common import Body, Email, GroupId, Identifier, Subscription, TagList
+from chalicelib.schemas.common import Body, Email, GroupId, Identifier, Model, Subscription, TagList
 from chalicelib.schemas.contacts import ContactFields
 
 MAX_BULK_ROWS = 10_000
@@ -37,21 +37,21 @@ class BulkUpsertBody(Body):
 Action = Literal["created", "updated", "unchanged", "skipped", "error"]
 
 
-class BulkRowError(BaseModel):
+class BulkRowError(Model):
     index: int
     email: str | None
     code: Literal["validation_error", "conflict", "unprocessed"]
     message: str
 
 
-class BulkRowResult(BaseModel):
+class BulkRowResult(Model):
     index: int
     id: str | None
     email: str | None
     action: Action
 
 
-class BulkUpsertAnswer(BaseModel):
+class BulkUpsertAnswer(Model):
     totalSubmitted: int
     created: int
     updated: int
@@ -71,7 +71,7 @@ class BulkTagsBody(Body):
     removeTags: TagList = []
 
 
-class BulkTagsAnswer(BaseModel):
+class BulkTagsAnswer(Model):
     matched: int
     tagsAdded: int
     tagsRemoved: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, Field
 
 from chalicelib.schemas.common import (
     MAX_PAGE,
@@ -13,6 +13,7 @@ from chalicelib.schemas.common import (
     CustomFields,
     Email,
     GroupIdList,
+    Model,
     Name,
     Phone,
     Subscription,
@@ -76,13 +77,13 @@ class SortSpec(Body):
 
 class SearchBody(Body):
     query: SearchText | None = None
-    filters: SearchFilters = SearchFilters()
-    sort: SortSpec = SortSpec()
+    filters: SearchFilters = Field(default_factory=SearchFilters)  # an instance here would build it at import
+    sort: SortSpec = Field(default_factory=SortSpec)
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
 
-class ListQuery(BaseModel):
+class ListQuery(Model):
     """Query string of GET /api/contacts (unknown parameters are ignored, as browsers add some)."""
 
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
@@ -96,7 +97,7 @@ class ListQuery(BaseModel):
     order: SortOrder = "asc"
 
 
-class Contact(BaseModel):
+class Contact(Model):
     id: str
     email: str
     firstName: str | None = None
@@ -117,6 +118,9 @@ class Contact(BaseModel):
     deletedAt: str | None = None
 
 
-class ContactPage(BaseModel):
+class ContactPage(Model):
     data: list[Contact]
     nextCursor: str | None
+    # Ids of stored contacts on this page that could not be rendered (logged; left out of `data`), so that
+    # one broken item never takes the tenant's listing down. Absent when empty.
+    unrenderableIds: list[str] = Field(default_factory=list, exclude_if=lambda ids: not ids)

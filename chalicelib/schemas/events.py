@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from chalicelib.schemas.common import Model
 from chalicelib.schemas.contacts import Contact
 
 EventType = Literal[
@@ -19,19 +20,19 @@ EventType = Literal[
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
 
-class ApiKeyActor(BaseModel):
+class ApiKeyActor(Model):
     type: Literal["apiKey"] = "apiKey"
     apiKeyId: str
 
 
-class SystemActor(BaseModel):
+class SystemActor(Model):
     type: Literal["subscribe", "schedule"]
 
 
 Actor = Annotated[ApiKeyActor | SystemActor, Field(discriminator="type")]
 
 
-class EventData(BaseModel):
+class EventData(Model):
     """The contact and who changed it, plus type-specific fields (changedFields, changes, isNew, eventKey, ...)."""
 
     model_config = ConfigDict(extra="allow")
@@ -40,7 +41,7 @@ class EventData(BaseModel):
     actor: Actor
 
 
-class WebhookPayload(BaseModel):
+class WebhookPayload(Model):
     """What an endpoint receives: the body of the signed POST."""
 
     id: str
@@ -58,7 +59,7 @@ class Event(WebhookPayload):
         return WebhookPayload(id=self.id, type=self.type, createdAt=self.createdAt, data=self.data)
 
 
-class EventBatchMessage(BaseModel):
+class EventBatchMessage(Model):
     """Many events in one SQS message (body: "gz:" + base64 of this model's JSON, zlib-compressed)."""
 
     kind: Literal["events"] = "events"
@@ -66,7 +67,7 @@ class EventBatchMessage(BaseModel):
     redeliveries: int = 0  # times the delivery function failed on it unexpectedly and re-enqueued it
 
 
-class DeliveryMessage(BaseModel):
+class DeliveryMessage(Model):
     """One delivery to attempt (again) once `dueAt` (epoch seconds) has come; longer waits hop."""
 
     kind: Literal["delivery"] = "delivery"
@@ -78,7 +79,7 @@ class DeliveryMessage(BaseModel):
     redeliveries: int = 0
 
 
-class DeadLetter(BaseModel):
+class DeadLetter(Model):
     """What the dead-letter queue receives for a delivery that failed its last attempt."""
 
     kind: Literal["failed_delivery"] = "failed_delivery"

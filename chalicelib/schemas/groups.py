@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, Url
+from chalicelib.schemas.common import MAX_PAGE, Body, GroupId, Identifier, Model, NotNull, Url, no_controls
 
 MAX_GROUP_MEMBERS_PER_CALL = 500
 
 
 class GroupCreate(Body):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(no_controls)
+    ]
     doubleOptIn: bool = False
     confirmRedirectUrl: Url | None = None
 
@@ -27,11 +29,11 @@ class GroupCreate(Body):
 class GroupPatch(GroupCreate):
     """Only the fields present are applied; `confirmRedirectUrl: null` clears it."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None  # type: ignore[assignment]
-    doubleOptIn: bool | None = None  # type: ignore[assignment]
+    name: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), NotNull] = None  # type: ignore[assignment]
+    doubleOptIn: Annotated[bool | None, NotNull] = None  # type: ignore[assignment]
 
 
-class Group(BaseModel):
+class Group(Model):
     id: str
     name: str
     doubleOptIn: bool
@@ -44,34 +46,37 @@ class GroupWithCount(Group):
     memberCount: int
 
 
-class GroupPage(BaseModel):
+class GroupPage(Model):
     data: list[Group]
     nextCursor: str | None
 
 
-class GroupListQuery(BaseModel):
+class GroupListQuery(Model):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
 
 class GroupMembersBody(Body):
-    """contactIds and/or emails; for detach, a body with neither means every member."""
+    """contactIds and/or emails; for detach, a body with neither (`{}` or no body) means every member.
 
-    contactIds: list[Identifier] | None = None
-    emails: list[Identifier] | None = None
+    `null` is refused, never read as "not sent": `{"emails": null}` must not detach everyone.
+    """
+
+    contactIds: Annotated[list[Identifier] | None, NotNull] = None
+    emails: Annotated[list[Identifier] | None, NotNull] = None
 
 
 class ContactGroupsBody(Body):
     groupIds: Annotated[list[GroupId], Field(min_length=1, max_length=500)]
 
 
-class AttachAnswer(BaseModel):
+class AttachAnswer(Model):
     attached: int
     alreadyMember: int
     notFound: int
     unprocessedIds: list[str] = []
 
 
-class DetachAnswer(BaseModel):
+class DetachAnswer(Model):
     detached: int
     unprocessedIds: list[str] = []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationInfo, field_validator
+from pydantic import Field, StrictInt, StringConstraints, ValidationInfo, field_validator
 
-from chalicelib.schemas.common import Body, Tag
+from chalicelib.schemas.common import Body, Model, Tag
 
 MAX_EXPIRE_DAYS = 3650
 
@@ -39,7 +39,7 @@ class TagRotationCreate(Body):
         return value
 
 
-class TagRotationRule(BaseModel):
+class TagRotationRule(Model):
     id: str
     pointerTag: str
     sourcePrefix: str
@@ -48,11 +48,11 @@ class TagRotationRule(BaseModel):
     lastRunAt: str | None = None
 
 
-class TagRotationList(BaseModel):
+class TagRotationList(Model):
     data: list[TagRotationRule]
 
 
-class RotationResult(BaseModel):
+class RotationResult(Model):
     sourceTag: str | None
     added: int
     removed: int

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
-from chalicelib.schemas.common import MAX_PAGE, Body
+from chalicelib.schemas.common import MAX_PAGE, Body, Model, NotNull, check_url_characters, no_controls
 from chalicelib.schemas.events import EventType
 
 EventFilter = Literal[EventType, "*"]
@@ -36,11 +36,14 @@ def _unique(values: list[str]) -> list[str]:
 
 
 WebhookUrl = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048), AfterValidator(_check_url_syntax)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2048),
+    AfterValidator(check_url_characters),  # before the syntax check: urlsplit drops tabs and line breaks
+    AfterValidator(_check_url_syntax),
 ]
 EventFilters = Annotated[list[EventFilter], Field(min_length=1, max_length=20), AfterValidator(_unique)]
 KeyIds = Annotated[list[str], Field(max_length=MAX_EXCLUDED_KEYS), AfterValidator(_unique)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(no_controls)]
 
 
 class WebhookCreate(Body):
@@ -52,16 +55,16 @@ class WebhookCreate(Body):
 
 
 class WebhookPatch(Body):
-    """Only the fields present are applied."""
+    """Only the fields present are applied; null clears only what may be empty (description, excludeActorKeyIds)."""
 
-    url: WebhookUrl | None = None
-    events: EventFilters | None = None
+    url: Annotated[WebhookUrl | None, NotNull] = None
+    events: Annotated[EventFilters | None, NotNull] = None
     description: Description | None = None
     excludeActorKeyIds: KeyIds | None = None
-    active: bool | None = None
+    active: Annotated[bool | None, NotNull] = None
 
 
-class Webhook(BaseModel):
+class Webhook(Model):
     id: str
     url: str
     events: list[str]
@@ -80,16 +83,16 @@ class WebhookCreated(Webhook):
     secret: str  # shown only in the answer to POST /api/webhooks
 
 
-class WebhookList(BaseModel):
+class WebhookList(Model):
     data: list[Webhook]
 
 
-class DeliveriesQuery(BaseModel):
+class DeliveriesQuery(Model):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
 
-class Delivery(BaseModel):
+class Delivery(Model):
     id: str
     webhookId: str
     eventId: str
@@ -103,6 +106,6 @@ class Delivery(BaseModel):
     updatedAt: str
 
 
-class DeliveryPage(BaseModel):
+class DeliveryPage(Model):
     data: list[Delivery]
     nextCursor: str | None

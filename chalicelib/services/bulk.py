@@ -9,6 +9,8 @@ The shape of the bulk upsert (see docs/bulk.md):
 4. write each changed contact once, with its pointers and memberships, in
    BatchWriteItem calls (`repository.bulk.write_contacts`); contacts not written
    before the deadline turn their rows into `unprocessed` errors, which a client retries.
+   A request whose rows create contacts writes under the tenant's create lease, and reads and
+   merges again first when another request created contacts since it read (docs/bulk.md).
 
 `run_bulk_upsert` keeps per row what events need (contact, changed fields), so
 emitting `contact.created` / `contact.updated` is one call in `bulk_upsert`.
@@ -22,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import bulk as repo
 from chalicelib.repository.batch import BatchIncomplete, Deadline
@@ -302,22 +304,55 @@ def run_bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remai
         )
     require_groups(principal, body.groupIds)
     deadline = Deadline(remaining, reserve=DEADLINE_RESERVE)
-    outcomes: list[RowOutcome | None] = []
+    invalid: dict[int, RowOutcome] = {}
     rows: list[BulkRow | None] = []
     for index, raw in enumerate(body.contacts):
         try:
             rows.append(BulkRow.model_validate(raw))
-            outcomes.append(None)
         except PydanticValidationError as error:
             rows.append(None)
             message = _validation_message(error, index)
-            outcomes.append(RowOutcome(index, "error", _raw_email(raw), code="validation_error", message=message))
-    outcome = BulkOutcome([], body.eventKeyForNewContacts, body.dryRun)
+            invalid[index] = RowOutcome(index, "error", _raw_email(raw), code="validation_error", message=message)
+    # Read before the contacts: a bulk write with creates finishing after this moves the count.
+    generation = repo.create_generation(principal.tenant_id) if not body.dryRun else 0
+    merged = _merge(principal, body, rows, invalid, deadline)
+    if merged is None or body.dryRun:
+        return merged[0] if merged else _all_unprocessed(body, invalid)
+    outcome, merge = merged
+    if not any(t.before is None for t in _changed(merge)):
+        _write(principal, outcome, merge, deadline)
+        return outcome
+    lease = repo.take_create_lease(principal.tenant_id, deadline)
+    if lease is None:  # other requests kept creating until the deadline: write the updates, report the creates
+        _write(principal, outcome, merge, deadline, creates=False)
+        return outcome
+    try:
+        if lease.generation != generation:
+            # Another bulk request created contacts since this one read: some of "our" new emails may be
+            # theirs now. Read and merge again, under the lease, so that those rows update their contact.
+            merged = _merge(principal, body, rows, invalid, deadline)
+            if merged is None:
+                return _all_unprocessed(body, invalid)
+            outcome, merge = merged
+        _write(principal, outcome, merge, deadline)
+    finally:
+        repo.release_create_lease(lease)
+    return outcome
+
+
+def _merge(
+    principal: Principal,
+    body: BulkUpsertBody,
+    rows: list[BulkRow | None],
+    invalid: dict[int, RowOutcome],
+    deadline: Deadline,
+) -> tuple[BulkOutcome, Merge] | None:
+    """Pre-load and apply every valid row in order; None when the reads did not finish before the deadline."""
+    outcomes: list[RowOutcome | None] = [invalid.get(index) for index in range(len(rows))]
     try:
         merge = _preload(principal, body, rows, deadline)
     except BatchIncomplete:
-        outcome.rows = [o or _unprocessed(i, _raw_email(body.contacts[i])) for i, o in enumerate(outcomes)]
-        return outcome
+        return None
     for index, row in enumerate(rows):
         if row is None:
             continue
@@ -327,13 +362,16 @@ def run_bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remai
             outcomes[index] = RowOutcome(
                 index, "error", _raw_email(body.contacts[index]), code=error.code, message=error.message
             )
-    outcome.rows = [o for o in outcomes if o is not None]
+    outcome = BulkOutcome([o for o in outcomes if o is not None], body.eventKeyForNewContacts, body.dryRun)
     for row_outcome in outcome.rows:
         if row_outcome.contact is not None:
             row_outcome.contact.rows.append(row_outcome.index)
-    if not body.dryRun:
-        _write(principal, outcome, merge, deadline)
-    return outcome
+    return outcome, merge
+
+
+def _all_unprocessed(body: BulkUpsertBody, invalid: dict[int, RowOutcome]) -> BulkOutcome:
+    rows = [invalid.get(i) or _unprocessed(i, _raw_email(raw)) for i, raw in enumerate(body.contacts)]
+    return BulkOutcome(rows, body.eventKeyForNewContacts, body.dryRun)
 
 
 def _unprocessed(index: int, email: str | None) -> RowOutcome:
@@ -342,12 +380,22 @@ def _unprocessed(index: int, email: str | None) -> RowOutcome:
     )
 
 
-def _write(principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: Deadline) -> None:
-    touched = {id(t): t for t in merge.by_email.values()}
-    changes = {key: repo.ContactChange(t.before, t.item) for key, t in touched.items() if t.changed()}
+def _changed(merge: Merge) -> list[Tracked]:
+    return [t for t in {id(t): t for t in merge.by_email.values()}.values() if t.changed()]
+
+
+def _write(
+    principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: Deadline, *, creates: bool = True
+) -> None:
+    """Write every changed contact; `creates=False` writes only updates and reports the creates unprocessed."""
+    touched = {id(t): t for t in _changed(merge)}
+    changes = {
+        key: repo.ContactChange(t.before, t.item) for key, t in touched.items() if creates or t.before is not None
+    }
     # New contacts' events carry the request's eventKeyForNewContacts as data.eventKey.
     created_data = {"eventKey": outcome.event_key} if outcome.event_key else {}
     failed = store_changes(principal, changes, deadline, BULK_SOURCE, **created_data)
+    failed |= touched.keys() - changes.keys()
     if not failed:
         return
     for index, row in enumerate(outcome.rows):
@@ -357,6 +405,9 @@ def _write(principal: Principal, outcome: BulkOutcome, merge: Merge, deadline: D
 
 def bulk_upsert(principal: Principal, body: BulkUpsertBody, remaining: Remaining = None) -> BulkUpsertAnswer:
     outcome = run_bulk_upsert(principal, body, remaining)
+    observability.count("BulkRows", len(outcome.rows))
+    if not outcome.dry_run:
+        observability.count("ContactsWritten", outcome.count("created") + outcome.count("updated"))
     return answer(outcome, with_results=body.returnResults)
 
 

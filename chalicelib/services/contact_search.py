@@ -28,7 +28,7 @@ from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.contacts import ContactPage, ListQuery, SearchBody, SortField
 from chalicelib.services import cursors
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import to_contact
+from chalicelib.services.contacts import render_items
 from chalicelib.services.search_words import ContactText, Term, exact_email, matches, parse_query
 
 # Postings read to plan a search: a word found under more contacts is not selective, and
@@ -225,16 +225,19 @@ def _page(request: Request, cursor: str | None) -> ContactPage:
     for examined, candidate in enumerate(_with_contacts(request.tenant_id, stream, request.limit + 1), start=1):
         if _accepts(request, candidate):
             if len(found) == request.limit:  # one more match exists: there is a next page
-                return _answer(found, cursors.encode(request.tenant_id, signature, found[-1].position))
+                next_cursor = cursors.encode(request.tenant_id, signature, found[-1].position)
+                return _answer(request.tenant_id, found, next_cursor)
             found.append(candidate)
         if examined >= MAX_EXAMINED:
             # Everything up to this candidate was looked at, so the next page starts after it.
-            return _answer(found, cursors.encode(request.tenant_id, signature, candidate.position))
-    return _answer(found, None)
+            return _answer(request.tenant_id, found, cursors.encode(request.tenant_id, signature, candidate.position))
+    return _answer(request.tenant_id, found, None)
 
 
-def _answer(found: Iterable[Candidate], next_cursor: str | None) -> ContactPage:
-    return ContactPage(data=[to_contact(c.contact) for c in found if c.contact is not None], nextCursor=next_cursor)
+def _answer(tenant_id: str, found: Iterable[Candidate], next_cursor: str | None) -> ContactPage:
+    """The page; a stored contact that cannot be rendered is logged and reported, never fails the listing."""
+    shown, broken = render_items(tenant_id, (c.contact for c in found if c.contact is not None))
+    return ContactPage(data=shown, nextCursor=next_cursor, unrenderableIds=broken)
 
 
 def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import random
 import time
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from chalicelib import errors
+from chalicelib import errors, observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import bulk as bulk_repo
 from chalicelib.repository import contacts as repo
@@ -23,9 +25,11 @@ from chalicelib.schemas.contacts import (
     ContactFields,
     ContactPatch,
 )
-from chalicelib.schemas.events import Actor, EventType
+from chalicelib.schemas.events import Actor, Event, EventType
 from chalicelib.services import activity, events
 from chalicelib.services.auth import Principal
+
+log = logging.getLogger(__name__)
 
 # Fields a PATCH may set, by their API name and the item attribute they map to.
 PATCHABLE = {
@@ -67,6 +71,53 @@ def to_contact(item: ContactItem) -> Contact:
         updatedAt=item.updated_at,
         deletedAt=item.deleted_at,
     )
+
+
+def renderable(item: ContactItem) -> Contact:
+    """The contact as the API shows it, or ValidationFailed when it could not be shown.
+
+    Writes call it before writing: an answer that says "error" must mean nothing was written.
+    """
+    try:
+        contact = to_contact(item)
+        contact.model_dump_json()
+    except ValueError as error:  # pydantic's validation and serialisation errors are ValueErrors
+        raise errors.ValidationFailed(
+            "The contact could not be stored as sent.", details=[{"field": "body", "message": str(error)[:200]}]
+        ) from None
+    return contact
+
+
+def render_items(tenant_id: str, items: Iterable[ContactItem]) -> tuple[list[Contact], list[str]]:
+    """Contacts for a listing, and the ids of those that cannot be rendered (logged, left out)."""
+    shown: list[Contact] = []
+    broken: list[str] = []
+    for item in items:
+        try:
+            shown.append(renderable(item))
+        except errors.ValidationFailed:
+            log.exception(
+                "contact %s of tenant %s cannot be rendered; left out of the listing", item.contact_id, tenant_id
+            )
+            broken.append(item.contact_id)
+    return shown, broken
+
+
+def publish_after_write(build: Callable[[], Event]) -> None:
+    """Publish the event of a write that is done; an event that cannot be built (a stored contact that
+    cannot be rendered) is logged, never turned into an error answer for a write that happened."""
+    try:
+        event = build()
+    except ValueError:
+        log.exception("no event for a written contact: it cannot be rendered")
+        return
+    events.publish([event])
+
+
+def _change_event(
+    event_type: EventType, tenant_id: str, old: ContactItem, new: ContactItem, actor: Actor, data: dict[str, Any]
+) -> Event:
+    return events.contact_change_event(event_type, tenant_id, to_contact(old), to_contact(new), actor, **data)
 
 
 def _conflict(reason: str) -> errors.Conflict:
@@ -118,11 +169,12 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
         group_ids=body.groupIds,
         now=now_iso(),
     )
+    contact = renderable(item)
     try:
         repo.create(item)
     except repo.ContactConflict as conflict:
         raise _conflict(conflict.reason) from None
-    contact = to_contact(item)
+    observability.count("ContactsWritten")
     events.publish([events.contact_event("contact.created", principal.tenant_id, contact, events.actor_of(principal))])
     return contact
 
@@ -173,16 +225,15 @@ def modify_contact(
         if new.serialize() == old.serialize():
             return old  # nothing changes, nothing is written
         new.updated_at = now_iso()
+        renderable(new)
         try:
             if new.email != old.email or new.external_id != old.external_id:
                 repo.replace(old, new)
             else:
                 repo.save(new)
                 repo.sync_memberships(old, new)
-            event = events.contact_change_event(
-                event_type, tenant_id, to_contact(old), to_contact(new), actor, **event_data
-            )
-            events.publish([event])
+            observability.count("ContactsWritten")
+            publish_after_write(functools.partial(_change_event, event_type, tenant_id, old, new, actor, event_data))
             return new
         except repo.ContactConflict as conflict:
             if conflict.reason != "version":
@@ -243,10 +294,11 @@ def erase_contact(principal: Principal, contact_id: str) -> Deleted:
     item = _load(principal, contact_id)
     repo.delete_permanently(item)
     activity.erase_activity(principal.tenant_id, contact_id)
-    event = events.contact_event(
-        "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
+    publish_after_write(
+        lambda: events.contact_event(
+            "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
+        )
     )
-    events.publish([event])
     return Deleted(id=contact_id, permanent=True)
 
 
@@ -308,16 +360,19 @@ def publish_changes(
     common = {"origin": origin} if origin else {}
     batch = []
     for before, after in changes:
-        if before is None:
-            created = events.contact_event(
-                "contact.created", tenant_id, to_contact(after), actor, **common, **created_data
-            )
-            batch.append(created)
-        else:
-            updated = events.contact_change_event(
-                "contact.updated", tenant_id, to_contact(before), to_contact(after), actor, **common
-            )
-            batch.append(updated)
+        try:
+            if before is None:
+                created = events.contact_event(
+                    "contact.created", tenant_id, to_contact(after), actor, **common, **created_data
+                )
+                batch.append(created)
+            else:
+                updated = events.contact_change_event(
+                    "contact.updated", tenant_id, to_contact(before), to_contact(after), actor, **common
+                )
+                batch.append(updated)
+        except ValueError:  # one contact that cannot be rendered must not cost the others their events
+            log.exception("no event for contact %s of tenant %s: it cannot be rendered", after.contact_id, tenant_id)
     events.publish(batch)
 
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 
-from chalicelib import errors
+from chalicelib import errors, jsonbody
 
 
 def encode(tenant_id: str, listing: str, after: str) -> str:
@@ -19,11 +19,12 @@ def decode(cursor: str | None, tenant_id: str, listing: str) -> str | None:
 
     The tenant in a cursor is only checked, never used: the partition read is
     always the caller's own, so a forged cursor cannot reach another tenant.
+    A cursor is client input like a body: its JSON gets the same strict decoding.
     """
     if cursor is None:
         return None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = jsonbody.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         tenant, source, after = data["t"], data["l"], data["a"]
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise errors.BadRequest("The cursor is not valid.") from None

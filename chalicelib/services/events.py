@@ -131,8 +131,12 @@ def decode_message(body: str) -> QueueMessage:
 
 
 def pack(events: Iterable[Event]) -> list[str]:
-    """Message bodies holding every event, each under MAX_MESSAGE_BYTES, in order."""
-    serialized = [event.model_dump_json() for event in events]
+    """Message bodies holding every event, each under MAX_MESSAGE_BYTES, in order.
+
+    An event that cannot be serialised or is too large for a message is logged and left out:
+    one bad contact must never cost the other contacts of its batch their events.
+    """
+    serialized = [text for text in (_serialize(event) for event in events) if text is not None]
     bodies: list[str] = []
     # A first cut by count and raw size; JSON of contacts compresses about 5-10 times, so
     # a chunk that still does not fit after compression is halved until it does.
@@ -149,12 +153,26 @@ def pack(events: Iterable[Event]) -> list[str]:
     return bodies
 
 
+def _serialize(event: Event) -> str | None:
+    try:
+        return event.model_dump_json()
+    except ValueError:  # pydantic's serialisation error, e.g. a value nested too deep
+        log.exception("event %s (%s) cannot be serialised; left out of its batch", event.id, event.type)
+        return None
+
+
 def _fit(chunk: list[str]) -> list[str]:
     body = encode_events(chunk)
     if len(body) <= MAX_MESSAGE_BYTES:
         return [body]
     if len(chunk) == 1:
-        raise ValueError(f"one event needs {len(body)} bytes, over the {MAX_MESSAGE_BYTES} an SQS message may hold")
+        log.error(
+            "an event needs %d bytes, over the %d an SQS message may hold; left out: %s",
+            len(body),
+            MAX_MESSAGE_BYTES,
+            chunk[0][:2000],
+        )
+        return []
     half = len(chunk) // 2
     return _fit(chunk[:half]) + _fit(chunk[half:])
 

@@ -25,9 +25,9 @@ from chalicelib.schemas.groups import (
     GroupPatch,
     GroupWithCount,
 )
-from chalicelib.services import cursors
+from chalicelib.services import cursors, events
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import store_changes
+from chalicelib.services.contacts import publish_changes
 
 GROUP_ID_PREFIX = "grp_"
 Remaining = Callable[[], float] | None
@@ -148,6 +148,8 @@ def _resolve(
 
 
 def attach(principal: Principal, group_id: str, body: GroupMembersBody, remaining: Remaining = None) -> AttachAnswer:
+    """Counts are true under concurrency: of simultaneous attaches of one contact, exactly one reports it
+    attached (each contact's change is a conditional transaction, see repository.groups)."""
     ids, emails = _identifiers(body)
     if not ids and not emails:
         raise errors.ValidationFailed(
@@ -157,36 +159,48 @@ def attach(principal: Principal, group_id: str, body: GroupMembersBody, remainin
     _load(principal, group_id)
     deadline = Deadline(remaining)
     found, not_found = _resolve(principal, ids, emails, deadline)
-    changes: dict[str, bulk_repo.ContactChange] = {}
-    for email, contact in found.items():
-        if group_id in (contact.group_ids or ()):
-            continue
-        new = ContactItem.from_raw_data(contact.serialize())
-        new.group_ids = set(contact.group_ids or ()) | {group_id}
-        new.updated_at = now_iso()
-        changes[email] = bulk_repo.ContactChange(contact, new)
-    failed = store_changes(principal, changes, deadline)
+    joining = {email: c for email, c in found.items() if group_id not in (c.group_ids or ())}
+    now = now_iso()
+    outcome = repo.attach_contacts(principal.tenant_id, group_id, joining.values(), now, deadline)
+    _publish(principal, group_id, joining, outcome, now, joining=True)
     return AttachAnswer(
-        attached=len(changes) - len(failed),
-        alreadyMember=len(found) - len(changes),
-        notFound=not_found,
-        unprocessedIds=sorted(changes[email].new.contact_id for email in failed),
+        attached=len(outcome.changed),
+        alreadyMember=len(found) - len(joining) + len(outcome.unchanged),
+        notFound=not_found + len(outcome.gone),
+        unprocessedIds=sorted(joining[email].contact_id for email in outcome.pending),
     )
+
+
+def _publish(
+    principal: Principal,
+    group_id: str,
+    contacts: dict[str, ContactItem],
+    outcome: repo.MembershipOutcome,
+    now: str,
+    *,
+    joining: bool,
+) -> None:
+    """contact.updated for each contact whose membership changed, as read plus the change written."""
+    changes = []
+    for email in outcome.changed:
+        old = contacts[email]
+        new = ContactItem.from_raw_data(old.serialize())
+        groups = set(old.group_ids or ())
+        new.group_ids = (groups | {group_id} if joining else groups - {group_id}) or None
+        new.updated_at = now
+        new.version = (old.version or 0) + 1
+        changes.append((old, new))
+    publish_changes(principal.tenant_id, events.actor_of(principal), changes)
 
 
 def _strip(
     principal: Principal, group_id: str, contacts: dict[str, ContactItem], deadline: Deadline
 ) -> tuple[int, set[str]]:
-    changes: dict[str, bulk_repo.ContactChange] = {}
-    for email, contact in contacts.items():
-        if group_id not in (contact.group_ids or ()):
-            continue
-        new = ContactItem.from_raw_data(contact.serialize())
-        new.group_ids = (set(contact.group_ids or ()) - {group_id}) or None
-        new.updated_at = now_iso()
-        changes[email] = bulk_repo.ContactChange(contact, new)
-    failed = store_changes(principal, changes, deadline)
-    return len(changes) - len(failed), {changes[email].new.contact_id for email in failed}
+    leaving = {email: c for email, c in contacts.items() if group_id in (c.group_ids or ())}
+    now = now_iso()
+    outcome = repo.detach_contacts(principal.tenant_id, group_id, leaving.values(), now, deadline)
+    _publish(principal, group_id, leaving, outcome, now, joining=False)
+    return len(outcome.changed), {leaving[email].contact_id for email in outcome.pending}
 
 
 def _detach_all(principal: Principal, group_id: str, deadline: Deadline) -> tuple[int, set[str]]:

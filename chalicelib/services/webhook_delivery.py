@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
@@ -34,6 +35,11 @@ from chalicelib.services.webhook_http import HttpResult, Transport, http_post, s
 from chalicelib.settings import settings
 
 log = logging.getLogger(__name__)
+_DELIVERY_METRICS = {
+    "succeeded": "WebhookDeliveriesSucceeded",
+    "failed": "WebhookDeliveriesFailed",
+    "pending": "WebhookDeliveryRetriesScheduled",
+}
 
 CONCURRENCY = 16
 DEADLINE_RESERVE_SECONDS = 15.0  # stop starting attempts this close to the Lambda's timeout
@@ -160,12 +166,19 @@ def attempt(endpoint: WebhookItem | None, delivery: DeliveryItem, outbox: Outbox
         _schedule(outbox, message, now)
     repo.save_delivery(delivery)
     outbox.attempts.append(DeliveryItem.from_raw_data(delivery.serialize()))  # a snapshot: the item lives on
+    observability.count(_DELIVERY_METRICS[str(delivery.status)])
     log.info(
         "delivery %s attempt %d: %s %s",
         delivery.delivery_id,
         delivery.attempts,
         delivery.status,
         result.status or result.error,
+        extra={
+            "tenant_id": delivery.tenant_id,
+            "webhook_id": delivery.webhook_id,
+            "delivery_id": delivery.delivery_id,
+            "event_id": delivery.event_id,
+        },
     )
 
 

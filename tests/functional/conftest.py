@@ -13,11 +13,13 @@ from moto import mock_aws
 
 from chalicelib.repository.aws import reset_clients
 from chalicelib.services import auth, search_index
+from devstack.atomic import make_dynamodb_writes_atomic
 from devstack.resources import create_all
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
+    make_dynamodb_writes_atomic()  # as on the local stack: atomic conditions, transactions that do not copy tables
     with mock_aws():
         reset_clients()
         create_all()

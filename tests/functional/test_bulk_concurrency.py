@@ -16,7 +16,7 @@ from chalicelib.schemas.contacts import ContactCreate, ContactPatch
 from chalicelib.services import bulk, contacts
 from chalicelib.services.auth import Principal
 from tests.functional.conftest import Caller
-from tests.functional.dynamo import hooked
+from tests.functional.dynamo import counting, hooked
 
 
 def principal(caller: Caller) -> Principal:
@@ -107,3 +107,32 @@ def _once(action: Any) -> Any:
             action()
 
     return handler
+
+
+def test_of_two_bulk_requests_creating_one_email_exactly_one_creates_it(acme: Caller) -> None:
+    """The other one read the email as free, then found the tenant's create lease moved on: it reads
+    again and updates the winner's contact instead of replacing it (docs/bulk.md)."""
+    others: list[Any] = []
+
+    def other() -> None:
+        body = BulkUpsertBody(contacts=[{"email": "new@example.com", "firstName": "First"}], returnResults=True)
+        others.append(bulk.bulk_upsert(principal(acme), body))
+
+    body = {"contacts": [{"email": "new@example.com", "company": "Second"}], "returnResults": True}
+    with hooked("before-call.dynamodb.UpdateItem", _once(other)):
+        answer = acme.post("/api/contacts/bulk", body).json_body
+    winner = others[0].results[0]
+    assert (others[0].created, winner.action) == (1, "created")
+    assert (answer["created"], answer["updated"]) == (0, 1)
+    assert answer["results"][0]["id"] == winner.id
+    stored = acme.get(f"/api/contacts/{winner.id}").json_body
+    assert (stored["firstName"], stored["company"]) == ("First", "Second")  # both rows applied
+    assert len(acme.get("/api/contacts").json_body["data"]) == 1
+
+
+def test_bulk_requests_that_only_update_never_wait_for_the_create_lease(acme: Caller) -> None:
+    acme.post("/api/contacts/bulk", {"contacts": [{"email": "a@example.com"}]})
+    with counting() as log:
+        answer = acme.post("/api/contacts/bulk", {"contacts": [{"email": "a@example.com", "company": "X"}]}).json_body
+    assert answer["updated"] == 1
+    assert log.calls["UpdateItem"] == 0

@@ -44,6 +44,7 @@ TARGETS = {
     "requestPeakMB": 256,
     "projectedAwsSeconds": 5.0,
     "importAppMs": 400,
+    "coldStartRatio": 1.25,  # import app / import of its dependencies
 }
 
 
@@ -267,7 +268,11 @@ def main() -> int:
         direct_seconds = direct_minimum(aws, tables)
     finally:
         moto.terminate()
-        moto.wait(timeout=10)
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: the summary matters more than a clean exit
+            moto.kill()
+            moto.wait()
 
     calls = Counter(after_create["dynamodbCalls"]) + Counter(after_update["dynamodbCalls"])
     # The event consumer (activity timeline, webhooks) is another Lambda in production: reported apart.
@@ -304,6 +309,7 @@ def main() -> int:
     # Cold start: `import app` in fresh processes, against the import of its dependencies alone.
     summary["coldStart"] = measure_cold_start(5)
     summary["importAppMs"] = summary["coldStart"]["importAppMs"]
+    summary["coldStartRatio"] = summary["coldStart"]["ratio"]
     summary["targetsMet"] = {name: summary[name] <= limit for name, limit in TARGETS.items()}
     print(json.dumps(summary))
     return 0
