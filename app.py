@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent
+from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response, SQSEvent
 
 from chalicelib import observability, openapi, reference
 from chalicelib.pages import confirmation_page
@@ -24,6 +24,7 @@ from chalicelib.services import (
     contact_search,
     contacts,
     groups,
+    relay,
     rotation,
     webhook_delivery,
     webhooks,
@@ -181,6 +182,16 @@ def retry_webhook_delivery(request: Request, principal: Principal, webhook_id: s
 def deliver_webhooks(event: SQSEvent) -> None:
     """Fan events out to endpoints and attempt deliveries; never raises (no partial-batch response)."""
     webhook_delivery.deliver_webhooks([record.body for record in event], event.context)
+
+
+# The relay: every committed change of a contact, from the contacts table's stream, to every consumer.
+# The merged template wires the real stream (Fn::GetAtt ContactsTable.StreamArn) and its retry settings.
+
+
+@app.on_dynamodb_record(stream_arn=settings.contacts_stream_arn, batch_size=1000, starting_position="TRIM_HORIZON")
+def relay_contact_changes(event: DynamoDBEvent) -> None:
+    """Parks what it cannot convert; raises on a transient failure so that the stream retries the batch."""
+    relay.relay_records(event.to_dict()["Records"])
 
 
 # Bulk and groups

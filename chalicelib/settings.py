@@ -15,7 +15,12 @@ STAGE_DEFAULT_TABLES = {
 STAGE_DEFAULT_QUEUES = {
     "EVENTS_QUEUE": "fli-dev-events",
     "EVENTS_DLQ": "fli-dev-events-dlq",
+    "STREAM_PARKED_QUEUE": "fli-dev-stream-parked",
 }
+# What `@app.on_dynamodb_record` is given at import time. The merged template replaces it with
+# `Fn::GetAtt [ContactsTable, StreamArn]` (the table's stream gets a new ARN whenever it is re-enabled),
+# and the local stack reads whatever stream the table has; so this only has to look like an ARN.
+CONTACTS_STREAM_ARN_PLACEHOLDER = "arn:aws:dynamodb:us-east-1:000000000000:table/fli-dev-contacts/stream/placeholder"
 # Seconds to wait after failed attempt n (1-based) before attempt n+1: 8 attempts over about 27 hours.
 PRODUCTION_RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -31,6 +36,9 @@ class Settings:
     activity_table: str
     events_queue: str
     events_dlq: str
+    # Stream records the relay could not turn into changes or events: kept for operators (docs/webhooks.md).
+    stream_parked_queue: str
+    contacts_stream_arn: str
     # Dev stage only: let webhooks reach http:// on loopback so local receivers work.
     webhooks_allow_loopback_http: bool
     webhook_retry_schedule: tuple[int, ...]
@@ -60,6 +68,8 @@ class Settings:
             activity_table=table("ACTIVITY_TABLE"),
             events_queue=env.get("EVENTS_QUEUE") or STAGE_DEFAULT_QUEUES["EVENTS_QUEUE"],
             events_dlq=env.get("EVENTS_DLQ") or STAGE_DEFAULT_QUEUES["EVENTS_DLQ"],
+            stream_parked_queue=env.get("STREAM_PARKED_QUEUE") or STAGE_DEFAULT_QUEUES["STREAM_PARKED_QUEUE"],
+            contacts_stream_arn=env.get("CONTACTS_STREAM_ARN") or CONTACTS_STREAM_ARN_PLACEHOLDER,
             webhooks_allow_loopback_http=env.get("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "").lower() == "true",
             webhook_retry_schedule=_schedule(env.get("WEBHOOK_RETRY_SCHEDULE")),
             webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 10),

@@ -2,9 +2,11 @@
 
 Starts moto's server (DynamoDB and friends) on --aws-port, creates every
 resource from `.chalice/resources.json`, bootstraps a demo tenant and prints its
-API key, then serves the Chalice app on --port and runs the SQS-triggered handler
-(activity timeline and webhook delivery) on a poller thread against the embedded queue,
-and the rotate_tags schedule on a timer (--rotate-every; SIGUSR2 runs it at once). The API answers only once all
+API key, then serves the Chalice app on --port, pumps the contacts table's stream into
+the relay (`relay_contact_changes`, as Lambda's event source mapping would), runs the
+SQS-triggered handler (activity timeline and webhook delivery) on a poller thread
+against the embedded queue, and the rotate_tags schedule on a timer (--rotate-every;
+SIGUSR2 runs it at once). --fault-port starts the fault switches (devstack/faults.py). The API answers only once all
 of that is done, so a client may poll GET /api/health to know it is ready.
 Pointing AWS_ENDPOINT_URL elsewhere beforehand uses that AWS instead of moto.
 """
@@ -41,6 +43,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=3600,
         metavar="SECONDS",
         help="run the rotate_tags schedule this often (default hourly, as in prod); SIGUSR2 runs it at once",
+    )
+    parser.add_argument(
+        "--fault-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the fault switches (SQS refusing, the relay dying mid-batch) on this port; see devstack/faults.py",
     )
     return parser.parse_args(argv)
 
@@ -126,6 +135,21 @@ def _start_workers() -> list[Any]:
     return [deliver.start()]
 
 
+def _start_relay() -> Any:
+    """The contacts table's stream, pumped into the relay with Lambda's event shape (moto cannot invoke Lambda)."""
+    import boto3
+
+    import app as app_module
+    from chalicelib.settings import settings
+    from devstack.streams import StreamPump, StreamReader
+
+    reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"), settings.contacts_table)
+    pump = StreamPump(
+        reader, app_module.relay_contact_changes, function_name="relay_contact_changes", region=settings.region
+    )
+    return pump.start()
+
+
 def _start_schedule(every_seconds: float) -> Any:
     """The scheduled handler on a timer, called with EventBridge's event shape; SIGUSR2 runs it now."""
     import app as app_module
@@ -158,8 +182,16 @@ def main(argv: list[str] | None = None) -> int:
         counter = CallCounter()
         counter.install()
         signal.signal(signal.SIGUSR1, counter.print_report)
+    faults_url = None
+    if args.fault_port is not None:
+        from devstack.faults import Faults
+
+        faults = Faults()
+        faults.install()
+        faults.serve(args.host, args.fault_port)
+        faults_url = f"http://{args.host}:{args.fault_port}/faults"
     api_server = _serve_api(args.host, args.port)
-    workers = _start_workers()
+    workers = [_start_relay(), *_start_workers()]
     if moto_server is not None:
         from devstack.mailbox import MailWatcher
 
@@ -173,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "apiKey": tenant["apiKey"],
         "groupId": tenant["groupId"],
         **urls,
+        **({"faults": faults_url} if faults_url else {}),
     }
     print(f"Contacts API on {ready['api']}  (embedded AWS on {ready['aws']})", flush=True)
     print(f"Demo tenant {tenant['tenantId']}, API key: {tenant['apiKey']}", flush=True)

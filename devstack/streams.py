@@ -1,15 +1,25 @@
 """Reads a DynamoDB table's stream the way Lambda's event source mapping would, for the local stack and tests.
 
 moto serves DescribeStream, GetShardIterator and GetRecords but cannot invoke
-Lambda without Docker, so the local stack (and the functional tests) read each
-shard from where they left off and hand the records, shaped like a Lambda
-DynamoDB event's `Records`, to the same handler function production runs.
+Lambda without Docker, so the local stack (`StreamPump`) and the functional tests
+read each shard from where they left off and hand the records, shaped like a
+Lambda DynamoDB event's `Records`, to the same handler function production runs.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from devstack.calls import RELAY, mark_worker, relay_stats
+from devstack.workers import LambdaContext
+
+log = logging.getLogger("devstack.streams")
 
 
 class StreamReader:
@@ -53,3 +63,82 @@ def lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
     if isinstance(created, datetime):
         stream["ApproximateCreationDateTime"] = created.timestamp()
     return {**raw, "dynamodb": stream, "eventSourceARN": stream_arn}
+
+
+class StreamPump:
+    """Feeds one table's stream to one `on_dynamodb_record` handler, as Lambda's event source mapping does.
+
+    Each shard is read from its start (TRIM_HORIZON, as the template's mapping) and
+    handed over in batches of at most `batch_size` records, in order. A batch whose
+    handler raised is handed over again, unchanged, after a short back-off, until it
+    succeeds (the mapping's MaximumRetryAttempts: -1): nothing behind it on the shard
+    moves before it does. An idle stream is polled every `poll_seconds`, so a write
+    reaches the handler well under a second later.
+    """
+
+    def __init__(
+        self,
+        reader: StreamReader,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        function_name: str,
+        region: str,
+        batch_size: int = 1000,
+        timeout_seconds: float = 300,
+        poll_seconds: float = 0.1,
+    ) -> None:
+        self.reader = reader
+        self.handler = handler
+        self.function_name = function_name
+        self.region = region
+        self.batch_size = batch_size
+        self.timeout_seconds = timeout_seconds
+        self.poll_seconds = poll_seconds
+        self._pending: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"stream:{function_name}", daemon=True)
+
+    def start(self) -> StreamPump:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def pump_once(self) -> int:
+        """Hand the next batch (the failed one again, else new records) to the handler; answer its size.
+
+        Raises what the handler raised; the batch stays pending for the next call.
+        """
+        if not self._pending:
+            self._pending = self.reader.read(self.batch_size)
+        if not self._pending:
+            return 0
+        batch = self._pending[: self.batch_size]
+        event = {"Records": [{**record, "awsRegion": self.region} for record in batch]}
+        context = LambdaContext(self.function_name, self.timeout_seconds, time.monotonic(), str(uuid.uuid4()))
+        started = time.monotonic()
+        try:
+            self.handler(event, context)
+        except Exception:
+            relay_stats.add(len(batch), time.monotonic() - started, failed=True)
+            raise
+        relay_stats.add(len(batch), time.monotonic() - started, failed=False)
+        self._pending = self._pending[len(batch) :]
+        return len(batch)
+
+    def _run(self) -> None:
+        mark_worker(RELAY)
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                handled = self.pump_once()
+            except Exception:
+                failures += 1
+                log.exception("%s raised: the same batch is retried (attempt %d)", self.function_name, failures + 1)
+                self._stop.wait(min(2.0, 0.1 * 2**failures))
+                continue
+            failures = 0
+            if not handled:
+                self._stop.wait(self.poll_seconds)

@@ -16,6 +16,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: str
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks measure lag)
 
     def json(self) -> Any:
         return json.loads(self.body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.clock import now_iso
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.aws import client
 from chalicelib.repository.batch import Deadline, backoff, batch_get, is_throttle
@@ -118,29 +120,32 @@ class MembershipOutcome:
 
 
 def attach_contacts(
-    tenant_id: str, group_id: str, contacts: Iterable[ContactItem], now: str, deadline: Deadline
+    tenant_id: str, group_id: str, contacts: Iterable[ContactItem], change_note: dict[str, Any], deadline: Deadline
 ) -> MembershipOutcome:
     """Add the group to each contact (unless it has it) and its index entry, atomically per contact.
 
     The contact's `version` goes up by one, so a single-contact write that read it before fails its
     condition and re-reads instead of dropping the group.
     """
-    return _change_memberships(tenant_id, group_id, list(contacts), now, deadline, joining=True)
+    return _change_memberships(tenant_id, group_id, list(contacts), change_note, deadline, joining=True)
 
 
 def detach_contacts(
-    tenant_id: str, group_id: str, contacts: Iterable[ContactItem], now: str, deadline: Deadline
+    tenant_id: str, group_id: str, contacts: Iterable[ContactItem], change_note: dict[str, Any], deadline: Deadline
 ) -> MembershipOutcome:
     """Remove the group from each contact (if it has it) and delete its index entry, atomically per contact."""
-    return _change_memberships(tenant_id, group_id, list(contacts), now, deadline, joining=False)
+    return _change_memberships(tenant_id, group_id, list(contacts), change_note, deadline, joining=False)
 
 
-def _membership_actions(tenant_id: str, group_id: str, contact: ContactItem, now: str, joining: bool) -> list[Any]:
+def _membership_actions(
+    tenant_id: str, group_id: str, contact: ContactItem, now: str, change_note: str, joining: bool
+) -> list[Any]:
+    # The `lastChange` note rides on the same write, so the relay's event says who changed the membership.
     if joining:
-        update = "ADD groupIds :group, #version :one SET updatedAt = :now"
+        update = "ADD groupIds :group, #version :one SET updatedAt = :now, lastChange = :note"
         condition = "#id = :id AND (attribute_not_exists(groupIds) OR NOT contains(groupIds, :groupId))"
     else:
-        update = "DELETE groupIds :group ADD #version :one SET updatedAt = :now"
+        update = "DELETE groupIds :group ADD #version :one SET updatedAt = :now, lastChange = :note"
         condition = "#id = :id AND contains(groupIds, :groupId)"
     contact_update = {
         "Update": {
@@ -154,6 +159,7 @@ def _membership_actions(tenant_id: str, group_id: str, contact: ContactItem, now
                 ":groupId": {"S": group_id},
                 ":one": {"N": "1"},
                 ":now": {"S": now},
+                ":note": {"S": change_note},
                 ":id": {"S": contact.contact_id},
             },
             # On a refusal DynamoDB tells what it found: a member already, or another contact.
@@ -170,9 +176,17 @@ def _membership_actions(tenant_id: str, group_id: str, contact: ContactItem, now
 
 
 def _change_memberships(
-    tenant_id: str, group_id: str, contacts: list[ContactItem], now: str, deadline: Deadline, *, joining: bool
+    tenant_id: str,
+    group_id: str,
+    contacts: list[ContactItem],
+    change_note: dict[str, Any],
+    deadline: Deadline,
+    *,
+    joining: bool,
 ) -> MembershipOutcome:
     outcome = MembershipOutcome()
+    now = now_iso()
+    note = json.dumps(change_note, separators=(",", ":"))
     for start in range(0, len(contacts), TRANSACTION_CONTACTS):
         chunk = contacts[start : start + TRANSACTION_CONTACTS]
         attempt = 0
@@ -180,7 +194,9 @@ def _change_memberships(
             if deadline.near():
                 outcome.pending.extend(contact.email for contact in chunk)
                 break
-            actions = [a for contact in chunk for a in _membership_actions(tenant_id, group_id, contact, now, joining)]
+            actions = [
+                a for contact in chunk for a in _membership_actions(tenant_id, group_id, contact, now, note, joining)
+            ]
             try:
                 client("dynamodb").transact_write_items(TransactItems=actions)
             except ClientError as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -30,6 +30,46 @@ class SystemActor(Model):
 
 
 Actor = Annotated[ApiKeyActor | SystemActor, Field(discriminator="type")]
+
+
+class LastChange(Model):
+    """Written on the contact item with every change (attribute `lastChange`): what the stream's images
+    cannot tell the relay — who acted, through which route, and what the write means.
+
+    Every write of a contact sets it anew, so a stream record's new image always carries the note of
+    the write that produced it (see docs/webhooks.md).
+    """
+
+    type: EventType  # what the write stands for; an insert is always also "contact.created"
+    actor: Actor
+    origin: str | None = None  # the route ("bulk") when the activity timeline should show it as the source
+    eventKey: str | None = None  # bulk's eventKeyForNewContacts: only on contact.created
+    groupId: str | None = None  # subscribe and confirm
+    formType: str | None = None  # subscribe
+    # Set by an erase just before it deletes the item, so the REMOVE record's old image says "erased"
+    # (an email change removes the old item too, and that is no deletion).
+    erased: bool = False
+    # An email change moves the item: the new item carries the old one's raw attributes, so the relay
+    # reports one contact.updated with the old values instead of a deletion and a creation.
+    previous: dict[str, Any] | None = None
+
+
+class ParkedStreamRecord(Model):
+    """A stream record the relay could not turn into a change or its events (queue "stream-parked").
+
+    The shard moves on; an operator reads these (an alarm fires on any), fixes the cause and replays
+    the record from `record` (zlib + base64 of the Lambda record's JSON, when it fits in one message).
+    """
+
+    kind: Literal["parked_stream_record"] = "parked_stream_record"
+    eventID: str
+    eventName: str | None
+    sequenceNumber: str | None
+    keys: dict[str, Any] | None
+    stage: str  # "parse" or the consumer that refused it
+    reason: str
+    parkedAt: str
+    record: str | None  # None when the record alone is larger than a message may be
 
 
 class EventData(Model):

@@ -12,8 +12,9 @@ The shape of the bulk upsert (see docs/bulk.md):
    A request whose rows create contacts writes under the tenant's create lease, and reads and
    merges again first when another request created contacts since it read (docs/bulk.md).
 
-`run_bulk_upsert` keeps per row what events need (contact, changed fields), so
-emitting `contact.created` / `contact.updated` is one call in `bulk_upsert`.
+Each written contact carries its `lastChange` note (actor, origin "bulk", the
+eventKeyForNewContacts): the relay derives `contact.created` / `contact.updated`
+from the contacts table's stream, so the request itself sends no event.
 """
 
 from __future__ import annotations
@@ -44,8 +45,19 @@ from chalicelib.schemas.bulk import (
     BulkUpsertBody,
 )
 from chalicelib.schemas.common import MAX_TAGS
+from chalicelib.services import events
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import PATCHABLE, new_contact_item, require_groups, store_changes
+from chalicelib.services.contact_changes import changed_fields, contact_state
+from chalicelib.services.contact_writes import (
+    PATCHABLE,
+    copy_item,
+    merge_custom_fields,
+    new_contact_item,
+    note,
+    resolve_contacts,
+    store_changes,
+)
+from chalicelib.services.contacts import require_groups
 
 Remaining = Callable[[], float] | None
 # Seconds kept back from the Lambda's time to render the answer after the last write.
@@ -55,16 +67,6 @@ BULK_SOURCE = "bulk"
 # Plain fields a row may set: API name -> item attribute. email, externalId, tags,
 # customFields and subscription have rules of their own below.
 ROW_FIELDS = {name: attribute for name, attribute in PATCHABLE.items() if name not in ("email", "externalId")}
-# What "changed" means for a contact (and what an event would list): API name -> attribute.
-TRACKED = {
-    "email": "email",
-    **ROW_FIELDS,
-    "externalId": "external_id",
-    "tags": "tags",
-    "groupIds": "group_ids",
-    "customFields": "custom_fields",
-    "deletedAt": "deleted_at",
-}
 
 
 class RowError(Exception):
@@ -83,7 +85,7 @@ class Tracked:
     rows: list[int] = field(default_factory=list)
 
     def changed(self) -> bool:
-        return self.before is None or snapshot(self.before) != snapshot(self.item)
+        return self.before is None or bool(changed_fields(self.before, self.item))
 
 
 @dataclass
@@ -92,7 +94,6 @@ class RowOutcome:
     action: Action
     email: str | None
     contact: Tracked | None = None
-    changed: list[str] = field(default_factory=list)  # API field names this row changed
     code: str | None = None
     message: str | None = None
 
@@ -107,23 +108,6 @@ class BulkOutcome:
 
     def count(self, action: Action) -> int:
         return sum(1 for row in self.rows if row.action == action)
-
-
-def snapshot(item: ContactItem) -> tuple[Any, ...]:
-    return tuple(_value(item, attribute) for attribute in TRACKED.values())
-
-
-def _value(item: ContactItem, attribute: str) -> Any:
-    value = getattr(item, attribute)
-    if isinstance(value, set):
-        return frozenset(value)
-    if isinstance(value, dict):
-        return repr(sorted(value.items()))
-    return value
-
-
-def _copy(item: ContactItem) -> ContactItem:
-    return ContactItem.from_raw_data(item.serialize())
 
 
 def _validation_message(error: PydanticValidationError, index: int) -> str:
@@ -153,7 +137,7 @@ class Merge:
         self.vacated_emails: set[str] = set()
         self.vacated_external: set[str] = set()
         for email, contact in stored.items():
-            tracked = Tracked(contact, _copy(contact))
+            tracked = Tracked(contact, copy_item(contact))
             self.by_email[email] = tracked
             if contact.external_id:
                 self.by_external[contact.external_id] = tracked
@@ -219,8 +203,7 @@ class Merge:
         self.by_email[row.email] = tracked
         if row.externalId is not None:
             self.by_external[row.externalId] = tracked
-        changed = [name for name, attribute in TRACKED.items() if _value(item, attribute) not in (None, frozenset())]
-        return RowOutcome(index, "created", row.email, tracked, changed)
+        return RowOutcome(index, "created", row.email, tracked)
 
     def _update(self, index: int, row: BulkRow, tracked: Tracked) -> RowOutcome:
         item = tracked.item
@@ -232,7 +215,7 @@ class Merge:
         if new_external is not None and not self._external_free(new_external):
             raise RowError("conflict", "Another contact already has this externalId.")
         tags = self._tags(item.tags or (), row)
-        before = snapshot(item)
+        before = contact_state(item)
 
         if new_email is not None:
             del self.by_email[item.email]
@@ -252,26 +235,14 @@ class Merge:
         item.tags = tags or None
         item.group_ids = (set(item.group_ids or ()) | set(self.body.groupIds)) or None
         if row.customFields is not None:
-            item.custom_fields = _merge_custom_fields(item.custom_fields, row.customFields)
+            item.custom_fields = merge_custom_fields(item.custom_fields, row.customFields)
         if self.body.restoreDeleted:
             item.deleted_at = None
 
-        after = snapshot(item)
-        changed = [
-            name for (name, old), new in zip(zip(TRACKED, before, strict=True), after, strict=True) if old != new
-        ]
-        if not changed:
+        if contact_state(item) == before:
             return RowOutcome(index, "unchanged", item.email, tracked)
         item.updated_at = self.now
-        return RowOutcome(index, "updated", item.email, tracked, changed)
-
-
-def _merge_custom_fields(stored: dict[str, Any] | None, patch: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Keys merge; a key sent as null is removed (as in PATCH)."""
-    if patch is None:
-        return stored
-    merged = {**(stored or {}), **patch}
-    return {key: value for key, value in merged.items() if value is not None} or None
+        return RowOutcome(index, "updated", item.email, tracked)
 
 
 def _preload(principal: Principal, body: BulkUpsertBody, rows: list[BulkRow | None], deadline: Deadline) -> Merge:
@@ -393,8 +364,8 @@ def _write(
         key: repo.ContactChange(t.before, t.item) for key, t in touched.items() if creates or t.before is not None
     }
     # New contacts' events carry the request's eventKeyForNewContacts as data.eventKey.
-    created_data = {"eventKey": outcome.event_key} if outcome.event_key else {}
-    failed = store_changes(principal, changes, deadline, BULK_SOURCE, **created_data)
+    written = note("contact.updated", events.actor_of(principal), origin=BULK_SOURCE, eventKey=outcome.event_key)
+    failed = store_changes(principal.tenant_id, changes, deadline, written)
     failed |= touched.keys() - changes.keys()
     if not failed:
         return
@@ -457,13 +428,7 @@ def bulk_tags(principal: Principal, body: BulkTagsBody, remaining: Remaining = N
             details=[{"field": "removeTags", "message": f"also in addTags: {t}"} for t in sorted(overlap)],
         )
     deadline = Deadline(remaining, reserve=DEADLINE_RESERVE)
-    emails = {email.strip().lower() for email in body.emails}
-    try:
-        found = repo.load_contacts(principal.tenant_id, emails, deadline)
-        for contact in repo.load_by_ids(principal.tenant_id, set(body.contactIds), deadline).values():
-            found[contact.email] = contact
-    except BatchIncomplete as incomplete:
-        raise errors.Unavailable(f"{len(incomplete.pending)} contacts could not be read in time; retry.") from None
+    found, _ = resolve_contacts(principal.tenant_id, body.contactIds, body.emails, deadline)
     add, remove = set(body.addTags), set(body.removeTags)
     changes: dict[str, repo.ContactChange] = {}
     added: dict[str, int] = {}
@@ -478,12 +443,14 @@ def bulk_tags(principal: Principal, body: BulkTagsBody, remaining: Remaining = N
                 f"A contact carries at most {MAX_TAGS} tags.",
                 details=[{"field": "addTags", "message": f"contact {contact.contact_id} would carry too many tags"}],
             )
-        new = _copy(contact)
+        new = copy_item(contact)
         new.tags = new_tags or None
         new.updated_at = now_iso()
         changes[email] = repo.ContactChange(contact, new)
         added[email], removed[email] = len(new_tags - tags), len(tags - new_tags)
-    failed = store_changes(principal, changes, deadline, BULK_SOURCE)
+    failed = store_changes(
+        principal.tenant_id, changes, deadline, note("contact.updated", events.actor_of(principal), origin=BULK_SOURCE)
+    )
     return BulkTagsAnswer(
         matched=len(found),
         tagsAdded=sum(n for email, n in added.items() if email not in failed),

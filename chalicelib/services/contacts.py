@@ -1,91 +1,39 @@
-"""Single-contact CRUD and tags (listing and search: services/contact_search.py)."""
+"""Single-contact CRUD, tags, listing and search."""
 
 from __future__ import annotations
 
-import functools
 import logging
-import random
-import time
-import uuid
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable
 
 from chalicelib import errors, observability
 from chalicelib.clock import now_iso
-from chalicelib.repository import bulk as bulk_repo
 from chalicelib.repository import contacts as repo
 from chalicelib.repository import groups as groups_repo
-from chalicelib.repository.batch import Deadline
-from chalicelib.repository.bulk import ContactChange
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.common import MAX_TAGS, Deleted
 from chalicelib.schemas.contacts import (
     Contact,
     ContactCreate,
-    ContactFields,
     ContactPatch,
 )
-from chalicelib.schemas.events import Actor, Event, EventType
+from chalicelib.schemas.events import EventType
 from chalicelib.services import activity, events
 from chalicelib.services.auth import Principal
+from chalicelib.services.contact_writes import (
+    NOT_NULLABLE,
+    PATCHABLE,
+    conflict,
+    merge_custom_fields,
+    modify_contact,
+    new_contact_item,
+    note,
+    renderable,
+    to_contact,
+)
+from chalicelib.services.contact_writes import create as create_item
+from chalicelib.services.contact_writes import erase as erase_item
 
 log = logging.getLogger(__name__)
-
-# Fields a PATCH may set, by their API name and the item attribute they map to.
-PATCHABLE = {
-    "email": "email",
-    "firstName": "first_name",
-    "lastName": "last_name",
-    "company": "company",
-    "jobTitle": "job_title",
-    "phone": "phone",
-    "website": "website",
-    "status": "status",
-    "subscription": "subscription",
-    "externalId": "external_id",
-}
-NOT_NULLABLE = {"email", "subscription"}
-# The optional string fields every contact body may carry (ContactFields), by API name.
-OPTIONAL_FIELDS = ("firstName", "lastName", "company", "jobTitle", "phone", "website", "status", "externalId")
-MAX_VERSION_RETRIES = 8
-
-
-def to_contact(item: ContactItem) -> Contact:
-    return Contact(
-        id=item.contact_id,
-        email=item.email,
-        firstName=item.first_name,
-        lastName=item.last_name,
-        company=item.company,
-        jobTitle=item.job_title,
-        phone=item.phone,
-        website=item.website,
-        status=item.status,
-        subscription=item.subscription,  # type: ignore[arg-type]
-        externalId=item.external_id,
-        source=item.source,
-        tags=sorted(item.tags or ()),
-        groupIds=sorted(item.group_ids or ()),
-        customFields=item.custom_fields or {},
-        createdAt=item.created_at,
-        updatedAt=item.updated_at,
-        deletedAt=item.deleted_at,
-    )
-
-
-def renderable(item: ContactItem) -> Contact:
-    """The contact as the API shows it, or ValidationFailed when it could not be shown.
-
-    Writes call it before writing: an answer that says "error" must mean nothing was written.
-    """
-    try:
-        contact = to_contact(item)
-        contact.model_dump_json()
-    except ValueError as error:  # pydantic's validation and serialisation errors are ValueErrors
-        raise errors.ValidationFailed(
-            "The contact could not be stored as sent.", details=[{"field": "body", "message": str(error)[:200]}]
-        ) from None
-    return contact
 
 
 def render_items(tenant_id: str, items: Iterable[ContactItem]) -> tuple[list[Contact], list[str]]:
@@ -103,60 +51,6 @@ def render_items(tenant_id: str, items: Iterable[ContactItem]) -> tuple[list[Con
     return shown, broken
 
 
-def publish_after_write(build: Callable[[], Event]) -> None:
-    """Publish the event of a write that is done; an event that cannot be built (a stored contact that
-    cannot be rendered) is logged, never turned into an error answer for a write that happened."""
-    try:
-        event = build()
-    except ValueError:
-        log.exception("no event for a written contact: it cannot be rendered")
-        return
-    events.publish([event])
-
-
-def _change_event(
-    event_type: EventType, tenant_id: str, old: ContactItem, new: ContactItem, actor: Actor, data: dict[str, Any]
-) -> Event:
-    return events.contact_change_event(event_type, tenant_id, to_contact(old), to_contact(new), actor, **data)
-
-
-def _conflict(reason: str) -> errors.Conflict:
-    if reason == "externalId":
-        return errors.Conflict("Another contact already has this externalId.")
-    if reason == "version":
-        return errors.Conflict("The contact was changed by another request; retry.")
-    return errors.Conflict("A contact with this email already exists.")
-
-
-def new_contact_item(
-    tenant_id: str,
-    email: str,
-    fields: ContactFields,
-    *,
-    source: str,
-    subscription: str,
-    tags: Iterable[str],
-    group_ids: Iterable[str],
-    now: str,
-) -> ContactItem:
-    """A contact about to be created, with a new id, from the optional fields of a request body."""
-    item = ContactItem(
-        tenant_id,
-        email,
-        contact_id=str(uuid.uuid4()),
-        source=source,
-        subscription=subscription,
-        tags=set(tags) or None,
-        group_ids=set(group_ids) or None,
-        custom_fields=_merge_custom_fields(None, fields.customFields or {}),
-        created_at=now,
-        updated_at=now,
-    )
-    for name in OPTIONAL_FIELDS:
-        setattr(item, PATCHABLE[name], getattr(fields, name))
-    return item
-
-
 def create_contact(principal: Principal, body: ContactCreate, source: str = "api") -> Contact:
     require_groups(principal, body.groupIds)
     item = new_contact_item(
@@ -171,11 +65,10 @@ def create_contact(principal: Principal, body: ContactCreate, source: str = "api
     )
     contact = renderable(item)
     try:
-        repo.create(item)
-    except repo.ContactConflict as conflict:
-        raise _conflict(conflict.reason) from None
+        create_item(item, note("contact.created", events.actor_of(principal)))
+    except repo.ContactConflict as refused:
+        raise conflict(refused.reason) from None
     observability.count("ContactsWritten")
-    events.publish([events.contact_event("contact.created", principal.tenant_id, contact, events.actor_of(principal))])
     return contact
 
 
@@ -199,46 +92,7 @@ def _modify(
     def load() -> ContactItem:
         return _load(principal, contact_id)
 
-    return modify_contact(principal.tenant_id, load, change, events.actor_of(principal), event_type)
-
-
-def modify_contact(
-    tenant_id: str,
-    load: Callable[[], ContactItem],
-    change: Callable[[ContactItem], None],
-    actor: Actor,
-    event_type: EventType = "contact.updated",
-    **event_data: Any,
-) -> ContactItem:
-    """Read, change a copy, write it back conditioned on the version read; re-read on a race.
-
-    A write that happened publishes `event_type` with the changed fields, their old
-    and new values and `event_data`; a change that changes nothing writes and publishes nothing.
-    """
-    for attempt in range(MAX_VERSION_RETRIES):
-        if attempt:
-            # Racing writers retry at random moments so that they do not collide again in lockstep.
-            time.sleep(random.uniform(0, 0.01 * 2**attempt))
-        old = load()
-        new = ContactItem.from_raw_data(old.serialize())
-        change(new)
-        if new.serialize() == old.serialize():
-            return old  # nothing changes, nothing is written
-        new.updated_at = now_iso()
-        renderable(new)
-        try:
-            if new.email != old.email or new.external_id != old.external_id:
-                repo.replace(old, new)
-            else:
-                repo.save(new)
-                repo.sync_memberships(old, new)
-            observability.count("ContactsWritten")
-            publish_after_write(functools.partial(_change_event, event_type, tenant_id, old, new, actor, event_data))
-            return new
-        except repo.ContactConflict as conflict:
-            if conflict.reason != "version":
-                raise _conflict(conflict.reason) from None
-    raise _conflict("version")
+    return modify_contact(load, change, note(event_type, events.actor_of(principal)))
 
 
 def _apply_patch(patch: ContactPatch) -> Callable[[ContactItem], None]:
@@ -256,17 +110,10 @@ def _apply_patch(patch: ContactPatch) -> Callable[[ContactItem], None]:
             elif name == "groupIds":
                 item.group_ids = set(value or ()) or None
             elif name == "customFields":
-                item.custom_fields = _merge_custom_fields(item.custom_fields, value)
+                # `customFields: null` clears them all; an object merges (a key set to null is removed).
+                item.custom_fields = None if value is None else merge_custom_fields(item.custom_fields, value)
 
     return change
-
-
-def _merge_custom_fields(stored: dict[str, Any] | None, patch: dict[str, Any] | None) -> dict[str, Any] | None:
-    """`customFields: null` clears them all; otherwise keys merge and a key set to null is removed."""
-    if patch is None:
-        return None
-    merged = {**(stored or {}), **patch}
-    return {key: value for key, value in merged.items() if value is not None} or None
 
 
 def update_contact(principal: Principal, contact_id: str, patch: ContactPatch) -> Contact:
@@ -291,14 +138,10 @@ def restore_contact(principal: Principal, contact_id: str) -> Contact:
 
 
 def erase_contact(principal: Principal, contact_id: str) -> Deleted:
-    item = _load(principal, contact_id)
-    repo.delete_permanently(item)
+    erase_item(lambda: _load(principal, contact_id), events.actor_of(principal))
+    # The relay erases the timeline again when the deletion's event comes (at least once); this
+    # makes it vanish at once for the caller.
     activity.erase_activity(principal.tenant_id, contact_id)
-    publish_after_write(
-        lambda: events.contact_event(
-            "contact.deleted", principal.tenant_id, to_contact(item), events.actor_of(principal), permanent=True
-        )
-    )
     return Deleted(id=contact_id, permanent=True)
 
 
@@ -344,62 +187,3 @@ def remove_groups(principal: Principal, contact_id: str, group_ids: list[str]) -
         item.group_ids = (set(item.group_ids or ()) - set(group_ids)) or None
 
     return to_contact(_modify(principal, contact_id, remove))
-
-
-def publish_changes(
-    tenant_id: str,
-    actor: Actor,
-    changes: Iterable[tuple[ContactItem | None, ContactItem]],
-    origin: str | None = None,
-    **created_data: Any,
-) -> None:
-    """One event per written contact: `contact.created` (with `created_data`) or `contact.updated`, in one publish.
-
-    `origin` ("bulk") says which route made the change; the activity timeline shows it as the source.
-    """
-    common = {"origin": origin} if origin else {}
-    batch = []
-    for before, after in changes:
-        try:
-            if before is None:
-                created = events.contact_event(
-                    "contact.created", tenant_id, to_contact(after), actor, **common, **created_data
-                )
-                batch.append(created)
-            else:
-                updated = events.contact_change_event(
-                    "contact.updated", tenant_id, to_contact(before), to_contact(after), actor, **common
-                )
-                batch.append(updated)
-        except ValueError:  # one contact that cannot be rendered must not cost the others their events
-            log.exception("no event for contact %s of tenant %s: it cannot be rendered", after.contact_id, tenant_id)
-    events.publish(batch)
-
-
-K = TypeVar("K", bound=Hashable)
-
-
-def store_changes(
-    principal: Principal,
-    changes: Mapping[K, ContactChange],
-    deadline: Deadline,
-    origin: str | None = None,
-    **created_data: Any,
-) -> set[K]:
-    """Batch-write many contact changes, publish events for those that landed; answer the keys that did not."""
-    return store_changes_as(principal.tenant_id, events.actor_of(principal), changes, deadline, origin, **created_data)
-
-
-def store_changes_as(
-    tenant_id: str,
-    actor: Actor,
-    changes: Mapping[K, ContactChange],
-    deadline: Deadline,
-    origin: str | None = None,
-    **created_data: Any,
-) -> set[K]:
-    """`store_changes` for a write no API key made (the schedule, subscribe): events carry `actor`."""
-    failed = bulk_repo.write_contacts(changes, deadline)
-    written = [(change.old, change.new) for key, change in changes.items() if key not in failed]
-    publish_changes(tenant_id, actor, written, origin, **created_data)
-    return failed

@@ -1,8 +1,9 @@
-"""Domain events: build them, pack many into each SQS message, publish them with few SQS calls.
+"""Domain events: derived from committed changes by the relay, packed many into each SQS message.
 
-Every write path calls `publish([...])` after its write succeeded, e.g.
-
-    events.publish([events.contact_event("contact.created", tenant_id, contact, events.actor_of(principal))])
+No write path publishes: each writes its `lastChange` note with the change, and the
+relay (`services/relay.py`) hands the contacts table's stream to `apply_changes`,
+which turns each change into its events (`events_for_change`) with ids derived
+from the stream record, so a replayed batch sends the very same events again.
 
 Events are packed into messages of at most ~250 KB (zlib + base64 of their JSON,
 at most MAX_EVENTS_PER_MESSAGE each), and messages are sent with
@@ -13,19 +14,17 @@ of SQS calls. See docs/webhooks.md.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
-import secrets
-import threading
-import time
 import zlib
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from chalicelib.clock import now_iso
 from chalicelib.repository import queues
-from chalicelib.schemas.contacts import Contact
+from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.events import (
     Actor,
     ApiKeyActor,
@@ -38,6 +37,8 @@ from chalicelib.schemas.events import (
     SystemActor,
 )
 from chalicelib.services.auth import Principal
+from chalicelib.services.contact_changes import ContactChange, Refused, changed_fields
+from chalicelib.services.contact_writes import to_contact
 from chalicelib.settings import settings
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,6 @@ COMPRESSED_PREFIX = "gz:"
 
 SUBSCRIBE_ACTOR = SystemActor(type="subscribe")
 SCHEDULE_ACTOR = SystemActor(type="schedule")
-# Fields that change on every write and so never count as "changed".
-_NOT_COMPARED = {"updatedAt"}
 
 _message_adapter: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
 
@@ -58,52 +57,97 @@ def actor_of(principal: Principal) -> ApiKeyActor:
     return ApiKeyActor(apiKeyId=principal.key_id)
 
 
-_sequence_lock = threading.Lock()
-_last_ms = 0
-_sequence = 0
+def event_id_for(change: ContactChange, index: int) -> str:
+    """Deterministic from the stream record, so a replayed batch makes the same ids (and deliveries dedupe).
 
-
-def new_event_id() -> str:
-    """Time-ordered and unguessable: 12 hex digits of milliseconds, a 16-bit sequence, then 64 random bits.
-
-    The sequence counts events of one millisecond in this process, so ids made one after
-    the other sort in that order (activity timelines rely on it for equal timestamps).
+    `evt_`, 12 hex digits of the commit's milliseconds, the record's sequence number (34 hex digits:
+    one contact's changes of one millisecond sort in commit order), the event's index among the
+    record's events, and 8 hex digits of the record's eventID (unique across shards).
     """
-    global _last_ms, _sequence
-    with _sequence_lock:
-        ms = max(int(time.time() * 1000), _last_ms)
-        _sequence = _sequence + 1 if ms == _last_ms else 0
-        if _sequence > 0xFFFF:
-            ms, _sequence = ms + 1, 0
-        _last_ms = ms
-        sequence = _sequence
-    return f"evt_{ms:012x}{sequence:04x}{secrets.token_hex(8)}"
+    ms = _epoch_ms(change.committed_at)
+    sequence = int(change.sequence_number) if change.sequence_number.isdigit() else 0
+    digest = hashlib.sha256(change.event_id.encode()).hexdigest()[:8]
+    return f"evt_{ms:012x}{sequence:034x}{index:x}{digest}"
 
 
-def contact_event(
-    type: EventType, tenant_id: str, contact: Contact | dict[str, Any], actor: Actor, **data: Any
+def _epoch_ms(iso: str) -> int:
+    moment = datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _event(
+    change: ContactChange, index: int, type: EventType, contact: ContactItem, actor: Actor, **data: Any
 ) -> Event:
-    """An event about one contact; `data` adds type-specific fields (changedFields, isNew, groupId, eventKey, ...)."""
-    body = EventData.model_validate({"contact": contact, "actor": actor, **data})
-    return Event(id=new_event_id(), type=type, createdAt=now_iso(), tenantId=tenant_id, data=body)
+    body = EventData.model_validate({"contact": to_contact(contact), "actor": actor, **data})
+    return Event(
+        id=event_id_for(change, index), type=type, createdAt=change.committed_at, tenantId=change.tenant_id, data=body
+    )
 
 
-def changes_between(before: Contact, after: Contact) -> dict[str, dict[str, Any]]:
-    """Field name -> {"old", "new"} for every field that differs (updatedAt aside)."""
-    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
-    return {
-        name: {"old": old.get(name), "new": new.get(name)}
-        for name in new
-        if name not in _NOT_COMPARED and old.get(name) != new.get(name)
-    }
+def field_changes(old: ContactItem, new: ContactItem) -> dict[str, dict[str, Any]]:
+    """Field name -> {"old", "new"} (API values) for every field `changed_fields` reports."""
+    names = changed_fields(old, new)
+    if not names:
+        return {}
+    before, after = to_contact(old).model_dump(mode="json"), to_contact(new).model_dump(mode="json")
+    return {name: {"old": before.get(name), "new": after.get(name)} for name in names}
 
 
-def contact_change_event(
-    type: EventType, tenant_id: str, before: Contact, after: Contact, actor: Actor, **data: Any
-) -> Event:
-    """An event about a changed contact: carries `changedFields` (sorted) and `changes` (old and new values)."""
-    changes = changes_between(before, after)
-    return contact_event(type, tenant_id, after, actor, changedFields=sorted(changes), changes=changes, **data)
+def events_for_change(change: ContactChange) -> list[Event]:
+    """The domain events one committed change stands for (none for a write that changed no field).
+
+    The images say what changed; the write's `lastChange` note says who did it and what it means.
+    """
+    note = change.note
+    if change.kind == "removed":
+        if change.old is None or note is None or not note.erased:
+            return []  # an email change removing the item at its old email: the insert reports it
+        return [_event(change, 0, "contact.deleted", change.old, note.actor, permanent=True)]
+    new = change.new
+    if new is None or note is None:
+        raise ValueError("a contact written without its lastChange note")
+    common: dict[str, Any] = {"origin": note.origin} if note.origin else {}
+    old = change.old if change.kind == "updated" else change.moved_from
+    if old is None:
+        created_data = {**common, **({"eventKey": note.eventKey} if note.eventKey else {})}
+        found = [_event(change, 0, "contact.created", new, note.actor, **created_data)]
+        if note.type == "contact.subscribed":
+            signup = {"isNew": True, "groupId": note.groupId, "formType": note.formType}
+            found.append(_event(change, 1, "contact.subscribed", new, note.actor, **common, **signup))
+        return found
+    changes = field_changes(old, new)
+    if not changes:
+        return []  # only the note or the version moved (an erase marking the item, a no-op write)
+    data: dict[str, Any] = {**common, "changedFields": sorted(changes), "changes": changes}
+    if note.type == "contact.subscribed":
+        data.update(isNew=False, groupId=note.groupId, formType=note.formType)
+    elif note.type == "contact.confirmed":
+        data.update(groupId=note.groupId)
+    return [_event(change, 0, note.type, new, note.actor, **data)]
+
+
+def apply_changes(changes: Sequence[ContactChange]) -> list[Refused]:
+    """The relay's events consumer: every change's events onto the events queue, packed, in stream order.
+
+    Raises when SQS refuses (the stream retries the batch; the ids are the same the second time,
+    so deliveries and activity entries are not doubled). Answers the changes it cannot convert.
+    """
+    batch: list[Event] = []
+    refused: list[Refused] = []
+    for change in changes:
+        try:
+            found = events_for_change(change)
+            bodies = [event.model_dump_json() for event in found]  # proves each event serialises
+        except Exception as error:
+            log.exception("no events for stream record %s", change.event_id)
+            refused.append(Refused(change, f"{type(error).__name__}: {error}"))
+            continue
+        if any(len(body) > MAX_MESSAGE_BYTES for body in bodies):
+            refused.append(Refused(change, "an event of this change is larger than an SQS message"))
+            continue
+        batch.extend(found)
+    send(batch)
+    return refused
 
 
 # Packing
@@ -177,22 +221,9 @@ def _fit(chunk: list[str]) -> list[str]:
     return _fit(chunk[:half]) + _fit(chunk[half:])
 
 
-def publish(events: Sequence[Event]) -> int:
-    """Send events to the events queue; answer the number of SQS calls made.
-
-    Never raises: it runs after the write it reports has succeeded, so a
-    failure here is logged with the unsent events (for a replay) instead of
-    turning a done write into an error answer.
-    """
+def send(events: Sequence[Event]) -> int:
+    """Send events to the events queue; answer the number of SQS calls. Raises when SQS refuses them."""
     if not events:
         return 0
-    try:
-        bodies = pack(events)
-        return queues.send(settings.events_queue, [queues.OutgoingMessage(body) for body in bodies])
-    except Exception:
-        log.exception(
-            "could not publish %d events; unsent: %s",
-            len(events),
-            [event.model_dump_json() for event in events],
-        )
-        return 0
+    bodies = pack(events)
+    return queues.send(settings.events_queue, [queues.OutgoingMessage(body) for body in bodies])

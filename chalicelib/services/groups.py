@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from chalicelib import errors
 from chalicelib.clock import now_iso
@@ -27,7 +28,7 @@ from chalicelib.schemas.groups import (
 )
 from chalicelib.services import cursors, events
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import publish_changes
+from chalicelib.services.contact_writes import note, note_dump, resolve_contacts, unavailable
 
 GROUP_ID_PREFIX = "grp_"
 Remaining = Callable[[], float] | None
@@ -104,16 +105,12 @@ def update_group(principal: Principal, group_id: str, patch: GroupPatch) -> Grou
     return to_group(item)
 
 
-def _unavailable(left: int) -> errors.ApiError:
-    return errors.Unavailable(f"{left} contacts could not be updated before the time limit; send the request again.")
-
-
 def delete_group(principal: Principal, group_id: str, remaining: Remaining = None) -> Deleted:
     """Strip the group from its members first, then delete it: a retry after a timeout finishes the job."""
     _load(principal, group_id)
     _, unprocessed = _detach_all(principal, group_id, Deadline(remaining))
     if unprocessed:
-        raise _unavailable(len(unprocessed))
+        raise unavailable(len(unprocessed))
     repo.delete(principal.tenant_id, group_id)
     return Deleted(id=group_id)
 
@@ -129,22 +126,12 @@ def _load_contacts(principal: Principal, emails: list[str], deadline: Deadline) 
     try:
         return bulk_repo.load_contacts(principal.tenant_id, emails, deadline)
     except BatchIncomplete as incomplete:
-        raise _unavailable(len(incomplete.pending)) from None
+        raise unavailable(len(incomplete.pending)) from None
 
 
-def _resolve(
-    principal: Principal, ids: list[str], emails: list[str], deadline: Deadline
-) -> tuple[dict[str, ContactItem], int]:
-    """The tenant's contacts named by ids and/or emails (by email), and how many identifiers named none."""
-    normalized = {email.strip().lower() for email in emails}
-    try:
-        by_email = bulk_repo.load_contacts(principal.tenant_id, normalized, deadline)
-        by_id = bulk_repo.load_by_ids(principal.tenant_id, set(ids), deadline)
-    except BatchIncomplete as incomplete:
-        raise _unavailable(len(incomplete.pending)) from None
-    not_found = len(set(ids) - by_id.keys()) + len(normalized - by_email.keys())
-    found = {**by_email, **{contact.email: contact for contact in by_id.values()}}
-    return found, not_found
+def _membership_note(principal: Principal) -> dict[str, Any]:
+    """The `lastChange` a membership transaction writes on the contact: the relay derives its contact.updated."""
+    return note_dump(note("contact.updated", events.actor_of(principal)))
 
 
 def attach(principal: Principal, group_id: str, body: GroupMembersBody, remaining: Remaining = None) -> AttachAnswer:
@@ -158,48 +145,24 @@ def attach(principal: Principal, group_id: str, body: GroupMembersBody, remainin
         )
     _load(principal, group_id)
     deadline = Deadline(remaining)
-    found, not_found = _resolve(principal, ids, emails, deadline)
-    joining = {email: c for email, c in found.items() if group_id not in (c.group_ids or ())}
-    now = now_iso()
-    outcome = repo.attach_contacts(principal.tenant_id, group_id, joining.values(), now, deadline)
-    _publish(principal, group_id, joining, outcome, now, joining=True)
+    found, not_found = resolve_contacts(principal.tenant_id, ids, emails, deadline)
+    joining = [c for c in found.values() if group_id not in (c.group_ids or ())]
+    outcome = repo.attach_contacts(principal.tenant_id, group_id, joining, _membership_note(principal), deadline)
     return AttachAnswer(
         attached=len(outcome.changed),
         alreadyMember=len(found) - len(joining) + len(outcome.unchanged),
         notFound=not_found + len(outcome.gone),
-        unprocessedIds=sorted(joining[email].contact_id for email in outcome.pending),
+        unprocessedIds=sorted(found[email].contact_id for email in outcome.pending),
     )
-
-
-def _publish(
-    principal: Principal,
-    group_id: str,
-    contacts: dict[str, ContactItem],
-    outcome: repo.MembershipOutcome,
-    now: str,
-    *,
-    joining: bool,
-) -> None:
-    """contact.updated for each contact whose membership changed, as read plus the change written."""
-    changes = []
-    for email in outcome.changed:
-        old = contacts[email]
-        new = ContactItem.from_raw_data(old.serialize())
-        groups = set(old.group_ids or ())
-        new.group_ids = (groups | {group_id} if joining else groups - {group_id}) or None
-        new.updated_at = now
-        new.version = (old.version or 0) + 1
-        changes.append((old, new))
-    publish_changes(principal.tenant_id, events.actor_of(principal), changes)
 
 
 def _strip(
     principal: Principal, group_id: str, contacts: dict[str, ContactItem], deadline: Deadline
 ) -> tuple[int, set[str]]:
     leaving = {email: c for email, c in contacts.items() if group_id in (c.group_ids or ())}
-    now = now_iso()
-    outcome = repo.detach_contacts(principal.tenant_id, group_id, leaving.values(), now, deadline)
-    _publish(principal, group_id, leaving, outcome, now, joining=False)
+    outcome = repo.detach_contacts(
+        principal.tenant_id, group_id, leaving.values(), _membership_note(principal), deadline
+    )
     return len(outcome.changed), {leaving[email].contact_id for email in outcome.pending}
 
 
@@ -221,6 +184,6 @@ def detach(principal: Principal, group_id: str, body: GroupMembersBody, remainin
     if body.contactIds is None and body.emails is None:
         detached, failed = _detach_all(principal, group_id, deadline)
     else:
-        found, _ = _resolve(principal, ids, emails, deadline)
+        found, _ = resolve_contacts(principal.tenant_id, ids, emails, deadline)
         detached, failed = _strip(principal, group_id, found, deadline)
     return DetachAnswer(detached=detached, unprocessedIds=sorted(failed))

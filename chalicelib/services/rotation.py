@@ -2,8 +2,8 @@
 
 A run reads only the tag catalog, the membership partitions of the tags involved
 and the contacts whose tags must change (BatchGetItem); it writes with
-BatchWriteItem through `contacts.store_changes_as`, so every changed contact
-emits `contact.updated` with actor `schedule`. See docs/rotation.md.
+BatchWriteItem through `contact_writes.store_changes`, each changed contact noted
+as `contact.updated` by actor `schedule` (the relay emits the events). See docs/rotation.md.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from chalicelib.schemas.common import MAX_TAGS, Deleted
 from chalicelib.schemas.rotation import RotationResult, TagRotationCreate, TagRotationList, TagRotationRule
 from chalicelib.services import events
 from chalicelib.services.auth import Principal
-from chalicelib.services.contacts import store_changes_as
+from chalicelib.services.contact_writes import copy_item, note, store_changes
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def _plan(contacts: dict[str, ContactItem], source: str | None, pointer: str, ex
             new_tags.discard(pointer)
             plan.removed.add(email)
         if new_tags != tags:
-            new = ContactItem.from_raw_data(old.serialize())
+            new = copy_item(old)
             new.tags = new_tags or None
             new.updated_at = now
             plan.changes[email] = ContactChange(old, new)
@@ -173,7 +173,7 @@ def run(rule: TagRotationRuleItem, deadline: Deadline, today: date | None = None
     # The index may hold stale entries; the contacts themselves decide.
     contacts = bulk_repo.load_contacts(tenant_id, candidates, deadline)
     plan = _plan(contacts, source, pointer, set(expired), now_iso())
-    failed = store_changes_as(tenant_id, events.SCHEDULE_ACTOR, plan.changes, deadline)
+    failed = store_changes(tenant_id, plan.changes, deadline, note("contact.updated", events.SCHEDULE_ACTOR))
     unwritten = {tag for email in failed for tag in contacts[email].tags or ()}
     for tag in set(expired) - unwritten:
         tag_catalog.forget(tenant_id, tag)  # emptied: the catalog need not list it any longer

@@ -18,7 +18,7 @@ from chalicelib.repository.models import ContactItem, GroupItem
 from chalicelib.schemas.common import MAX_TAGS
 from chalicelib.schemas.subscribe import SubscribeAnswer, SubscribeBody
 from chalicelib.services import events
-from chalicelib.services.contacts import MAX_VERSION_RETRIES, modify_contact, to_contact
+from chalicelib.services.contact_writes import MAX_VERSION_RETRIES, create, modify_contact, note
 from chalicelib.settings import settings
 
 RATE_WINDOW_SECONDS = 60
@@ -90,22 +90,16 @@ class _Signup:
 
 def _upsert(tenant_id: str, group: GroupItem, body: SubscribeBody) -> _Signup:
     """Create the contact, or add the signup to the existing one; safe against racing writers."""
-    event_data = {"isNew": False, "groupId": group.group_id, "formType": body.formType}
+    # The relay makes contact.subscribed (and contact.created for a new contact) from this note.
+    signup = note("contact.subscribed", events.SUBSCRIBE_ACTOR, groupId=group.group_id, formType=body.formType)
     for _ in range(MAX_VERSION_RETRIES):
         existing = contacts_repo.get_by_email(tenant_id, body.email)
         if existing is None:
             item = _new_contact(tenant_id, group, body)
             try:
-                contacts_repo.create(item)
+                create(item, signup)
             except contacts_repo.ContactConflict:
                 continue  # created by someone else in between: update theirs
-            contact = to_contact(item)
-            actor = events.SUBSCRIBE_ACTOR
-            created = events.contact_event("contact.created", tenant_id, contact, actor)
-            subscribed = events.contact_event(
-                "contact.subscribed", tenant_id, contact, actor, **{**event_data, "isNew": True}
-            )
-            events.publish([created, subscribed])
             return _Signup(item, True)
 
         def load(email: str = existing.email) -> ContactItem:
@@ -114,9 +108,7 @@ def _upsert(tenant_id: str, group: GroupItem, body: SubscribeBody) -> _Signup:
                 raise errors.Conflict("The contact was removed while signing up; retry.")
             return found
 
-        updated = modify_contact(
-            tenant_id, load, _signup_change(group, body), events.SUBSCRIBE_ACTOR, "contact.subscribed", **event_data
-        )
+        updated = modify_contact(load, _signup_change(group, body), signup)
         return _Signup(updated, False)
     raise errors.Conflict("The contact changed too often while signing up; retry.")
 
@@ -184,11 +176,6 @@ def confirm(token: str | None) -> Confirmed:
         item.subscription = "confirmed"
 
     modify_contact(
-        found.tenant_id,
-        load,
-        confirm_subscription,
-        events.SUBSCRIBE_ACTOR,
-        "contact.confirmed",
-        groupId=found.group_id,
+        load, confirm_subscription, note("contact.confirmed", events.SUBSCRIBE_ACTOR, groupId=found.group_id)
     )
     return Confirmed(group.name if group else "the list", group.confirm_redirect_url if group else None)

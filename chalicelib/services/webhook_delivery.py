@@ -243,8 +243,18 @@ def _fan_out(message: EventBatchMessage, endpoints: _Endpoints, outbox: Outbox, 
             return
         _attempt_safely(endpoint, delivery, outbox)
 
-    with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(jobs))) as pool:
-        for _ in pool.map(_guarded(run), jobs):
+    # One endpoint receives one contact's events in the order they were committed (their first
+    # attempts, at least): each (endpoint, contact) sequence runs on one thread.
+    sequences: dict[tuple[str, str], list[tuple[WebhookItem, Event]]] = {}
+    for endpoint, event in jobs:
+        sequences.setdefault((endpoint.webhook_id, event.data.contact.id), []).append((endpoint, event))
+
+    def run_in_order(sequence: list[tuple[WebhookItem, Event]]) -> None:
+        for job in sequence:
+            _guarded(run)(job)
+
+    with ThreadPoolExecutor(max_workers=min(CONCURRENCY, len(sequences))) as pool:
+        for _ in pool.map(run_in_order, sequences.values()):
             pass
 
 

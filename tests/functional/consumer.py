@@ -1,7 +1,9 @@
-"""Run the events queue's consumer (the `deliver_webhooks` SQS handler) in-process, as Lambda would.
+"""Run the relay and the events queue's consumer (the `deliver_webhooks` SQS handler) in-process, as Lambda would.
 
-Activity is derived from events asynchronously, so functional tests say explicitly
-when the consumer runs: after `consume_events()` the timeline is up to date.
+Events come from the contacts table's stream and activity from the events, both
+asynchronously, so functional tests say explicitly when they run: after
+`consume_events()` the relay has handed every committed change on and the
+timeline and deliveries are up to date.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import boto3
 
 from chalicelib.settings import settings
 from devstack.workers import LambdaContext, sqs_lambda_event
+from tests.functional.stream import pump_relay
 
 
 def consume_events(timeout: float = 10.0) -> int:
-    """Feed every message of the events queue (delayed retries included) to the handler; answer how many."""
+    """Pump the relay, then feed every message of the events queue (delayed retries included) to the handler;
+    answer how many messages."""
     from app import deliver_webhooks
 
+    pump_relay()
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=settings.events_queue)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

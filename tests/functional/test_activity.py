@@ -70,28 +70,19 @@ def test_every_kind_of_change_leaves_an_entry_newest_first(acme):
     assert all(e["source"] == "api" for e in entries)
 
 
-def test_subscribe_and_confirm_events_leave_entries(acme):
+def test_subscribe_and_confirm_of_an_existing_contact_leave_entries(acme, client):
+    from tests.functional.test_subscribe import confirmation_link, post_signup
+
+    group = acme.post("/api/groups", {"name": "Insiders", "doubleOptIn": True}).json_body
     contact = acme.post("/api/contacts", {"email": "sub@example.com"}).json_body
-    consume_events()
-    subscribed = events.contact_event(
-        "contact.subscribed",
-        acme.tenant_id,
-        contact,
-        events.SUBSCRIBE_ACTOR,
-        isNew=False,
-        groupId="grp_x",
-        formType="footer",
-    )
-    confirmed = events.contact_event(
-        "contact.confirmed", acme.tenant_id, contact, events.SUBSCRIBE_ACTOR, groupId="grp_x"
-    )
-    events.publish([subscribed, confirmed])
+    post_signup(client, {"group": group["id"], "email": "sub@example.com", "formType": "footer"})
+    client.http.get(confirmation_link("sub@example.com"))
     consume_events()
     newest, middle, _ = timeline(acme, contact["id"])
     assert (newest["type"], newest["source"], newest["details"]["groupId"]) == (
         "contact.confirmed",
         "subscribe",
-        "grp_x",
+        group["id"],
     )
     assert (middle["type"], middle["details"]["formType"], middle["details"]["isNew"]) == (
         "contact.subscribed",

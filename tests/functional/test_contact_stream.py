@@ -14,11 +14,13 @@ def test_create_update_and_erase_reach_the_stream_with_both_images(acme: Caller)
 
     changes = [c for c in stream.changes() if c.tenant_id == acme.tenant_id]
 
-    assert [c.kind for c in changes] == ["created", "updated", "removed"]
+    # An erase first marks the item (its note says "erased"; no field changes), then deletes it.
+    assert [c.kind for c in changes] == ["created", "updated", "updated", "removed"]
+    assert changes[3].erased and not changes[2].erased
     assert changes[0].new is not None and changes[0].new.email == "ann@example.com"
     assert changes[1].old is not None and changes[1].old.first_name == "Ann"
     assert changes[1].new is not None and changes[1].new.first_name == "Anna"
-    assert changes[2].old is not None and changes[2].old.contact_id == created["id"]
-    assert len({c.event_id for c in changes}) == 3
+    assert changes[3].old is not None and changes[3].old.contact_id == created["id"]
+    assert len({c.event_id for c in changes}) == 4
     assert all(c.committed_at.endswith("Z") for c in changes)
     assert stream.changes() == []

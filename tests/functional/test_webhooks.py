@@ -12,12 +12,13 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.repository.aws import client as aws_client
-from chalicelib.schemas.events import SystemActor
+from chalicelib.schemas.events import Event, EventData, SystemActor
 from chalicelib.services import events, ssrf, webhook_delivery
 from chalicelib.services.webhook_http import HttpResult
 from chalicelib.settings import settings
 from devstack.workers import LambdaContext, sqs_lambda_event
 from tests.functional.conftest import Caller
+from tests.functional.stream import pump_relay
 from tests.receiver import Receiver
 
 
@@ -50,7 +51,9 @@ def invoke(event: dict[str, Any]) -> None:
 
 
 def run_deliveries(client: Any, until: Callable[[], bool] = lambda: False, timeout: float = 10.0) -> int:
-    """Feed the events queue to the SQS handler as Lambda would, until `until()` or the queue is empty."""
+    """Pump the relay, then feed the events queue to the SQS handler as Lambda would, until `until()` or the
+    queue is empty."""
+    pump_relay()
     sqs = boto3.client("sqs")
     url = queue_url(settings.events_queue)
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -286,6 +289,7 @@ def test_one_failing_delivery_never_repeats_the_others_in_its_batch(acme, client
 def test_sqs_redelivering_a_batch_does_not_deliver_twice(acme, client, receiver):
     register(acme, receiver.url())
     acme.post("/api/contacts", {"email": "once@example.com"})
+    pump_relay()
     sqs = boto3.client("sqs")
     messages = sqs.receive_message(QueueUrl=queue_url(settings.events_queue), MaxNumberOfMessages=10)["Messages"]
     event = sqs_lambda_event(messages, "arn:aws:sqs:us-east-1:123456789012:events", "us-east-1")
@@ -297,6 +301,7 @@ def test_sqs_redelivering_a_batch_does_not_deliver_twice(acme, client, receiver)
 def test_deliveries_not_started_before_the_deadline_are_deferred_not_lost(acme, client, receiver):
     hook = register(acme, receiver.url())
     acme.post("/api/contacts", {"email": "late@example.com"})
+    pump_relay()
     sqs = boto3.client("sqs")
     messages = sqs.receive_message(QueueUrl=queue_url(settings.events_queue), MaxNumberOfMessages=10)["Messages"]
     sqs.delete_message(QueueUrl=queue_url(settings.events_queue), ReceiptHandle=messages[0]["ReceiptHandle"])
@@ -372,28 +377,34 @@ def test_ten_thousand_events_cost_a_handful_of_sqs_calls(aws):
     sqs.meta.events.register("before-call.sqs.*", lambda model, **kw: calls.append(model.name))
     actor = SystemActor(type="schedule")
     sent = [
-        events.contact_event(
-            "contact.created",
-            "tnt_bulk",
-            {
-                "id": f"00000000-0000-0000-0000-{i:012d}",
-                "email": f"row{i}@example.com",
-                "firstName": f"Row {i}",
-                "company": "Acme",
-                "subscription": "unconfirmed",
-                "source": "bulk",
-                "tags": ["import:2026-q1", "newsletter"],
-                "groupIds": [],
-                "customFields": {"plan": "starter", "row": i},
-                "createdAt": "2026-01-01T00:00:00.000Z",
-                "updatedAt": "2026-01-01T00:00:00.000Z",
-            },
-            actor,
-            eventKey="newContact",
+        Event(
+            id=f"evt_{i:016x}",
+            type="contact.created",
+            createdAt="2026-01-01T00:00:00.000Z",
+            tenantId="tnt_bulk",
+            data=EventData.model_validate(
+                {
+                    "contact": {
+                        "id": f"00000000-0000-0000-0000-{i:012d}",
+                        "email": f"row{i}@example.com",
+                        "firstName": f"Row {i}",
+                        "company": "Acme",
+                        "subscription": "unconfirmed",
+                        "source": "bulk",
+                        "tags": ["import:2026-q1", "newsletter"],
+                        "groupIds": [],
+                        "customFields": {"plan": "starter", "row": i},
+                        "createdAt": "2026-01-01T00:00:00.000Z",
+                        "updatedAt": "2026-01-01T00:00:00.000Z",
+                    },
+                    "actor": actor,
+                    "eventKey": "newContact",
+                }
+            ),
         )
         for i in range(10_000)
     ]
-    assert events.publish(sent) == calls.count("SendMessageBatch")
+    assert events.send(sent) == calls.count("SendMessageBatch")
     batches = calls.count("SendMessageBatch")
     print(f"10,000 events: {batches} SendMessageBatch calls, {len(calls)} SQS calls in all")
     assert batches <= 5 and len(calls) <= 6  # plus one GetQueueUrl

@@ -7,6 +7,11 @@ Not a pytest test (not collected): a measurement that prints one JSON summary.
   calls below talk to the same embedded AWS over HTTP.
 - The devstack runs with --count-calls: it counts DynamoDB calls by operation
   with a botocore `before-call` hook and reports them on SIGUSR1.
+- The relay (stream -> events, another Lambda in production) is reported apart:
+  its handler time, SQS calls and records per bulk, and the request path's own SQS
+  calls (none). Write-to-webhook lag: single creates, a receiver on 127.0.0.1.
+- The bare floor (issue 10): 100 BatchGetItem + 400 BatchWriteItem of the same rows'
+  contact items on one table, create and update timed apart, on the same server.
 - The minimum: what the data model needs for these rows (1 GetItem to
   authenticate each request; BatchGetItem of 100 contacts; BatchWriteItem of 25
   items: a new row writes contact + id pointer + one membership per tag, an
@@ -115,6 +120,92 @@ def wait_for_consumer(aws: str, timeout: float = 180.0) -> float:
             break
         time.sleep(0.2)
     return time.perf_counter() - started
+
+
+def drain_relay(stack: Stack, aws: str, expected_records: int, timeout: float = 600.0) -> dict[str, Any]:
+    """Wait until the relay has handed on `expected_records` stream records and the events queue is empty;
+    answer the relay's and the workers' counts meanwhile (summed over the reports it took)."""
+    total: dict[str, Any] = {"relay": Counter(), "relaySqsCalls": Counter(), "workerSqsCalls": Counter()}
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        found = report(stack)
+        total["relay"].update({k: v for k, v in found["relay"].items()})
+        total["relaySqsCalls"].update(found.get("relaySqsCalls", {}))
+        total["workerSqsCalls"].update(found.get("workerSqsCalls", {}))
+        if total["relay"]["records"] >= expected_records:
+            break
+        time.sleep(1.0)
+    total["consumerSeconds"] = wait_for_consumer(aws)
+    total["seconds"] = time.perf_counter() - started
+    return total
+
+
+def measure_lag(stack: Stack, caller: HttpCaller, count: int = 30) -> dict[str, float]:
+    """Write -> webhook: single creates 0.3 s apart, each timed from its 201 to its delivery."""
+    from tests.receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        hook = caller.post("/api/webhooks", json={"url": receiver.url(), "events": ["contact.created"]})
+        hook.raise_for_status()
+        answered: dict[str, float] = {}
+        for i in range(count):
+            created = caller.post("/api/contacts", json={"email": f"lag{i}-{uuid.uuid4().hex[:6]}@bench.example.com"})
+            answered[created.json()["id"]] = time.perf_counter()
+            time.sleep(0.3)
+        deadline = time.perf_counter() + 60
+        while len(receiver.received) < count and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        arrived = {r.json()["data"]["contact"]["id"]: r.at for r in receiver.received}
+    finally:
+        receiver.stop()
+    lags = sorted(arrived[c] - answered[c] for c in arrived if c in answered)
+    return {
+        "count": len(lags),
+        "p50Seconds": round(lags[len(lags) // 2], 3) if lags else -1,
+        "maxSeconds": round(lags[-1], 3) if lags else -1,
+    }
+
+
+def bare_floor(aws: str) -> dict[str, float]:
+    """100 BatchGetItem + 400 BatchWriteItem of the rows' contact items on one table: create, then update."""
+    import boto3
+    from botocore.config import Config
+
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=aws,
+        region_name="us-east-1",
+        aws_access_key_id="devstack",
+        aws_secret_access_key="devstack",
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32),
+    )
+    table, tenant = "fli-dev-contacts", "tnt_floor_" + uuid.uuid4().hex
+    keys = [{"tenantId": {"S": tenant}, "email": {"S": f"user{i:05d}@bench.example.com"}} for i in range(ROWS)]
+
+    def item(i: int, company: str) -> dict[str, Any]:
+        return {
+            **keys[i],
+            "id": {"S": str(uuid.UUID(int=i))},
+            "firstName": {"S": f"First{i}"},
+            "lastName": {"S": f"Last{i}"},
+            "company": {"S": company},
+            "customFields": {"S": json.dumps({"plan": "starter", "seats": i % 50})},
+        }
+
+    def one_pass(company: str) -> float:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CONCURRENCY) as pool:
+            gets = [keys[i : i + 100] for i in range(0, ROWS, 100)]
+            list(pool.map(lambda c: dynamodb.batch_get_item(RequestItems={table: {"Keys": c}}), gets))
+            puts = [
+                [{"PutRequest": {"Item": item(i, company)}} for i in range(j, min(j + 25, ROWS))]
+                for j in range(0, ROWS, 25)
+            ]
+            list(pool.map(lambda c: dynamodb.batch_write_item(RequestItems={table: c}), puts))
+        return time.perf_counter() - started
+
+    return {"createSeconds": round(one_pass("Acme"), 2), "updateSeconds": round(one_pass("Acme Corp"), 2)}
 
 
 def timed_bulk(caller: HttpCaller, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
@@ -252,12 +343,16 @@ def main() -> int:
         baseline = report(stack)
         create_seconds, created = timed_bulk(caller, {"contacts": rows("Acme"), "tags": [TAG]})
         after_create = report(stack)
-        consumer_seconds = [wait_for_consumer(aws)]
+        relayed = [drain_relay(stack, aws, ROWS - after_create["relay"]["records"])]
+        consumer_seconds = [relayed[0]["consumerSeconds"]]
         update_seconds, updated = timed_bulk(caller, {"contacts": rows("Acme Corp"), "tags": [TAG]})
         after_update = report(stack)
-        consumer_seconds.append(wait_for_consumer(aws))
+        relayed.append(drain_relay(stack, aws, ROWS - after_update["relay"]["records"]))
+        consumer_seconds.append(relayed[1]["consumerSeconds"])
+        lag = measure_lag(stack, caller)
     finally:
         stack.stop()
+    floor = bare_floor(aws)
     try:
         tables = {
             "contacts": "fli-dev-contacts",
@@ -304,6 +399,26 @@ def main() -> int:
         "requestPeakMB": round(peak - baseline["maxRssMB"], 1),
         "processPeakMB": peak,
         "concurrency": CONCURRENCY,
+        # Issue 10: the request path sends nothing; the relay (another Lambda) turns the stream into events.
+        "requestSqsCalls": dict(Counter(after_create.get("sqsCalls", {})) + Counter(after_update.get("sqsCalls", {}))),
+        "relay": [
+            {
+                "records": after["relay"]["records"] + r["relay"]["records"],
+                "handlerSeconds": round(after["relay"]["seconds"] + r["relay"]["seconds"], 2),
+                "batches": after["relay"]["batches"] + r["relay"]["batches"],
+                "failures": after["relay"]["failures"] + r["relay"]["failures"],
+                "sqsCalls": dict(Counter(after.get("relaySqsCalls", {})) + r["relaySqsCalls"]),
+                "drainedSecondsAfterAnswer": round(r["seconds"], 1),
+            }
+            for after, r in ((after_create, relayed[0]), (after_update, relayed[1]))
+        ],
+        "writeToWebhookLag": lag,
+        "bareFloor": floor,
+        "floorRatio": {
+            "create": round(create_seconds / floor["createSeconds"], 2),
+            "update": round(update_seconds / floor["updateSeconds"], 2),
+        },
+        "loadAverage": os.getloadavg(),
         "projectedAwsSeconds": round(total_calls * AWS_CALL_MS / 1000 / CONCURRENCY, 2),
     }
     # Cold start: `import app` in fresh processes, against the import of its dependencies alone.

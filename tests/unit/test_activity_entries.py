@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from chalicelib.schemas.contacts import Contact
 from chalicelib.services import activity, events
-
-
-def _contact(**fields: object) -> Contact:
-    base = {
-        "id": "c1",
-        "email": "a@example.com",
-        "subscription": "unconfirmed",
-        "source": "bulk",
-        "tags": [],
-        "groupIds": [],
-        "customFields": {},
-        "createdAt": "2026-05-14T00:00:00.000Z",
-        "updatedAt": "2026-05-14T00:00:00.000Z",
-    }
-    return Contact.model_validate({**base, **fields})
-
-
-def test_event_ids_made_one_after_another_sort_in_that_order():
-    ids = [events.new_event_id() for _ in range(2000)]
-    assert ids == sorted(ids)
-    assert len(set(ids)) == 2000
+from tests.unit.factories import change, item, noted
 
 
 def test_a_created_entry_carries_its_source_and_initial_tags():
-    event = events.contact_event("contact.created", "t1", _contact(tags=["x"]), events.SCHEDULE_ACTOR, eventKey="k")
+    new = noted(item(tags={"x"}), "contact.created", events.SCHEDULE_ACTOR, eventKey="k")
+    [event] = events.events_for_change(change(None, new))
     entry = activity.entry_for_event(event)
     assert (entry.type, entry.source, entry.entry_id) == ("contact.created", "bulk", event.id)
     assert entry.pk == "t1#c1" and entry.sk == f"{event.createdAt}#{event.id}"
@@ -43,9 +23,9 @@ def test_a_created_entry_carries_its_source_and_initial_tags():
 
 
 def test_an_update_entry_lists_field_changes_and_tag_and_group_deltas():
-    before = _contact(tags=["a", "b"], groupIds=["g1"], company="Old")
-    after = _contact(tags=["b", "c"], groupIds=["g2"], company="New")
-    event = events.contact_change_event("contact.updated", "t1", before, after, events.SCHEDULE_ACTOR)
+    before = noted(item(tags={"a", "b"}, group_ids={"g1"}, company="Old"), "contact.created", events.SCHEDULE_ACTOR)
+    after = noted(item(tags={"b", "c"}, group_ids={"g2"}, company="New"), "contact.updated", events.SCHEDULE_ACTOR)
+    [event] = events.events_for_change(change(before, after))
     details = activity.entry_for_event(event).details
     assert details["changedFields"] == ["company", "groupIds", "tags"]
     assert details["changes"]["company"] == {"old": "Old", "new": "New"}

@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from chalicelib.repository.bulk import request_identity
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.bulk import BulkRow
-from chalicelib.services.bulk import _merge_custom_fields, _validation_message, snapshot
+from chalicelib.services.bulk import _validation_message
+from chalicelib.services.contact_changes import changed_fields
+from chalicelib.services.contact_writes import merge_custom_fields
 from chalicelib.services.groups import new_group_id
 from chalicelib.settings import settings
 
@@ -25,9 +27,9 @@ def test_request_identity_is_the_same_for_a_request_and_its_unprocessed_echo() -
 
 
 def test_custom_fields_merge_like_patch_and_none_leaves_them_alone() -> None:
-    assert _merge_custom_fields({"a": 1}, None) == {"a": 1}
-    assert _merge_custom_fields({"a": 1, "b": 2}, {"b": None, "c": 3}) == {"a": 1, "c": 3}
-    assert _merge_custom_fields({"a": 1}, {"a": None}) is None
+    assert merge_custom_fields({"a": 1}, None) == {"a": 1}
+    assert merge_custom_fields({"a": 1, "b": 2}, {"b": None, "c": 3}) == {"a": 1, "c": 3}
+    assert merge_custom_fields({"a": 1}, {"a": None}) is None
 
 
 def test_group_ids_carry_32_random_bytes() -> None:
@@ -36,13 +38,17 @@ def test_group_ids_carry_32_random_bytes() -> None:
     assert all(re.fullmatch(r"grp_[A-Za-z0-9_-]{43}", i) for i in ids)
 
 
-def test_snapshot_ignores_timestamps_and_version() -> None:
+def test_what_changed_ignores_timestamps_version_and_the_change_note() -> None:
     a = ContactItem("t", "a@x.io", contact_id="1", tags={"x"}, created_at="1", updated_at="1")
     b = ContactItem("t", "a@x.io", contact_id="1", tags={"x"}, created_at="1", updated_at="2")
     b.version = 7
-    assert snapshot(a) == snapshot(b)
+    b.last_change = {"type": "contact.updated", "actor": {"type": "schedule"}}
+    assert changed_fields(a, b) == []
     b.custom_fields = {"k": "v"}
-    assert snapshot(a) != snapshot(b)
+    b.tags = {"x", "y"}
+    assert sorted(changed_fields(a, b)) == ["customFields", "tags"]
+    b.tags, a.tags = None, set()
+    assert changed_fields(a, b) == ["customFields"]  # no set and an empty set read the same
 
 
 def test_row_validation_messages_name_the_row_and_field() -> None:
