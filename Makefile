@@ -7,7 +7,7 @@ STAGE ?= prod
 PORT ?= 8000
 AWS_PORT ?= 4566
 
-.PHONY: dev test lint typecheck unit functional e2e package bench bench-import clean
+.PHONY: dev test lint typecheck unit functional e2e package bench bench-import bench-search clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(STAMP)
 # A measurement: a large CSV imported on the local stack vs the bulk endpoint (docs/imports.md). BENCH_IMPORT_ROWS=1000000 for the full run.
 bench-import: $(STAMP)
 	$(BIN)/python -m tests.performance.bench_import
+
+# Search and listing at 2,000 vs 200,000 contacts, cursor walk, index lag and write amplification (docs/search.md).
+bench-search: $(STAMP)
+	$(BIN)/python -m tests.performance.bench_search
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

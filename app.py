@@ -22,6 +22,7 @@ from chalicelib.services import (
     activity,
     auth,
     bulk,
+    contact_search,
     contacts,
     groups,
     imports,
@@ -84,12 +85,12 @@ def create_contact(request: Request, principal: Principal) -> Response:
 
 @api.route("/api/contacts", "GET", scope=READ)
 def list_contacts(request: Request, principal: Principal) -> Response:
-    return render(contacts.list_contacts(principal, parse_query(request, ListQuery)))
+    return render(contact_search.list_contacts(principal, parse_query(request, ListQuery)))
 
 
 @api.route("/api/contacts/search", "POST", scope=READ)
 def search_contacts(request: Request, principal: Principal) -> Response:
-    return render(contacts.search_contacts(principal, parse_body(request, SearchBody, empty={})))
+    return render(contact_search.search_contacts(principal, parse_body(request, SearchBody, empty={})))
 
 
 @api.route("/api/contacts/{contact_id}", "GET", scope=READ)

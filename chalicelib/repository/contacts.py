@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from pynamodb.connection.base import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.repository.batch import Deadline, WriteRequest, batch_get, batch_write
+from chalicelib.repository.batch import WriteRequest, batch_write
 from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
 from chalicelib.repository.tag_catalog import catalog_puts
 
@@ -162,38 +160,6 @@ def membership_changes(old: ContactItem | None, new: ContactItem | None) -> list
         item = {"pk": {"S": pk}, "sk": {"S": email}, "id": {"S": new.contact_id}}
         changes.append((table, {"PutRequest": {"Item": item}}))
     return changes
-
-
-def iter_tenant(tenant_id: str, after_email: str | None) -> Iterator[ContactItem]:
-    """Every contact of a tenant in email order, starting after `after_email`."""
-    start = {"tenantId": {"S": tenant_id}, "email": {"S": after_email}} if after_email else None
-    yield from ContactItem.query(tenant_id, last_evaluated_key=start, page_size=200, consistent_read=True)
-
-
-def iter_members(tenant_id: str, membership: str, after_email: str | None) -> Iterator[ContactItem]:
-    """Contacts of one tag or group in email order, read through the membership index.
-
-    Contacts are fetched with BatchGetItem, 100 at a time; an index entry whose
-    contact no longer carries the membership (a write that failed half-way) is skipped.
-    """
-    pk = membership_pk(tenant_id, membership)
-    start = {"pk": {"S": pk}, "sk": {"S": after_email}} if after_email else None
-    emails: list[str] = []
-    members = MembershipItem.query(pk, last_evaluated_key=start, page_size=100, consistent_read=True)
-    for member in members:
-        emails.append(member.sk)
-        if len(emails) == 100:
-            yield from _load_members(tenant_id, membership, emails)
-            emails = []
-    yield from _load_members(tenant_id, membership, emails)
-
-
-def _load_members(tenant_id: str, membership: str, emails: list[str]) -> list[ContactItem]:
-    table = ContactItem.Meta.table_name
-    keys = [(table, {"tenantId": {"S": tenant_id}, "email": {"S": email}}) for email in emails]
-    found = [ContactItem.from_raw_data(raw) for _, raw in batch_get(keys, Deadline())]
-    found = [contact for contact in found if membership in contact.membership_keys()]
-    return sorted(found, key=lambda contact: contact.email)
 
 
 def _clone(contact: ContactItem, *, without_version: bool = False) -> ContactItem:

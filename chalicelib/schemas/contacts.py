@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -64,9 +64,21 @@ class SearchFilters(Body):
     customFields: dict[str, Any] = {}
 
 
+SortField = Literal["createdAt", "updatedAt", "email"]
+SortOrder = Literal["asc", "desc"]
+# Long enough for any search box; a longer text is a 422 instead of a costly plan.
+SearchText = Annotated[str, Field(max_length=256)]
+
+
+class SortSpec(Body):
+    field: SortField = "email"
+    order: SortOrder = "asc"
+
+
 class SearchBody(Body):
-    query: str | None = None
+    query: SearchText | None = None
     filters: SearchFilters = Field(default_factory=SearchFilters)  # an instance here would build it at import
+    sort: SortSpec = Field(default_factory=SortSpec)
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
 
@@ -76,11 +88,13 @@ class ListQuery(Model):
 
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
-    search: str | None = None
+    search: SearchText | None = None
     status: str | None = None
     tag: str | None = None
     group: str | None = None
     subscription: Subscription | None = None
+    sort: SortField = "email"
+    order: SortOrder = "asc"
 
 
 class Contact(Model):

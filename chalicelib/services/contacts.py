@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from chalicelib import errors, observability
 from chalicelib.clock import now_iso
@@ -16,13 +14,10 @@ from chalicelib.schemas.common import MAX_TAGS, Deleted
 from chalicelib.schemas.contacts import (
     Contact,
     ContactCreate,
-    ContactPage,
     ContactPatch,
-    ListQuery,
-    SearchBody,
 )
 from chalicelib.schemas.events import EventType
-from chalicelib.services import activity, cursors, events
+from chalicelib.services import activity, events
 from chalicelib.services.auth import Principal
 from chalicelib.services.contact_writes import (
     NOT_NULLABLE,
@@ -39,10 +34,6 @@ from chalicelib.services.contact_writes import create as create_item
 from chalicelib.services.contact_writes import erase as erase_item
 
 log = logging.getLogger(__name__)
-
-# A filtered listing reads at most this many contacts per request, then answers a
-# (possibly short) page with a cursor, so that a rare match cannot time the request out.
-MAX_EXAMINED_PER_PAGE = 5000
 
 
 def render_items(tenant_id: str, items: Iterable[ContactItem]) -> tuple[list[Contact], list[str]]:
@@ -171,97 +162,6 @@ def remove_tags(principal: Principal, contact_id: str, tags: list[str]) -> Conta
         item.tags = (set(item.tags or ()) - set(tags)) or None
 
     return to_contact(_modify(principal, contact_id, remove))
-
-
-@dataclass
-class ContactFilter:
-    text: str | None = None
-    status: str | None = None
-    subscription: str | None = None
-    tags: list[str] = field(default_factory=list)
-    group_ids: list[str] = field(default_factory=list)
-    custom_fields: dict[str, Any] = field(default_factory=dict)
-
-    def matches(self, item: ContactItem) -> bool:
-        if item.deleted_at is not None:
-            return False
-        if self.status is not None and item.status != self.status:
-            return False
-        if self.subscription is not None and item.subscription != self.subscription:
-            return False
-        if not set(self.tags) <= set(item.tags or ()):
-            return False
-        if not set(self.group_ids) <= set(item.group_ids or ()):
-            return False
-        stored = item.custom_fields or {}
-        if any(stored.get(key) != value for key, value in self.custom_fields.items()):
-            return False
-        if self.text:
-            needle = self.text.lower()
-            haystack = (item.email, item.first_name, item.last_name, item.company)
-            return any(needle in value.lower() for value in haystack if value)
-        return True
-
-    def listing(self) -> str:
-        """Which index the listing walks: a membership partition when one narrows it, else the tenant."""
-        if self.tags:
-            return f"tag#{self.tags[0]}"
-        if self.group_ids:
-            return f"group#{self.group_ids[0]}"
-        return "all"
-
-
-def _source(tenant_id: str, listing: str, after: str | None) -> Iterator[ContactItem]:
-    if listing == "all":
-        return repo.iter_tenant(tenant_id, after)
-    return repo.iter_members(tenant_id, listing, after)
-
-
-def _rendered_page(principal: Principal, items: list[ContactItem], cursor: str | None) -> ContactPage:
-    shown, broken = render_items(principal.tenant_id, items)
-    return ContactPage(data=shown, nextCursor=cursor, unrenderableIds=broken)
-
-
-def _page(principal: Principal, where: ContactFilter, limit: int, cursor: str | None) -> ContactPage:
-    listing = where.listing()
-    after = cursors.decode(cursor, principal.tenant_id, listing)
-    found: list[ContactItem] = []
-    last_examined: str | None = None
-    candidates: Iterable[ContactItem] = _source(principal.tenant_id, listing, after)
-    for examined, item in enumerate(candidates, start=1):
-        last_examined = item.email
-        if where.matches(item):
-            if len(found) == limit:  # one more match exists: there is a next page
-                return _rendered_page(principal, found, cursors.encode(principal.tenant_id, listing, found[-1].email))
-            found.append(item)
-        if examined >= MAX_EXAMINED_PER_PAGE and last_examined is not None:
-            # Everything up to last_examined was looked at, so the next page starts after it.
-            return _rendered_page(principal, found, cursors.encode(principal.tenant_id, listing, last_examined))
-    return _rendered_page(principal, found, None)
-
-
-def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:
-    where = ContactFilter(
-        text=query.search,
-        status=query.status,
-        subscription=query.subscription,
-        tags=[query.tag] if query.tag else [],
-        group_ids=[query.group] if query.group else [],
-    )
-    return _page(principal, where, query.limit, query.cursor)
-
-
-def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
-    filters = body.filters
-    where = ContactFilter(
-        text=body.query,
-        status=filters.status,
-        subscription=filters.subscription,
-        tags=filters.tags,
-        group_ids=filters.groupIds,
-        custom_fields=filters.customFields,
-    )
-    return _page(principal, where, body.limit, body.cursor)
 
 
 def require_groups(principal: Principal, group_ids: list[str]) -> None:

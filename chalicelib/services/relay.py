@@ -30,7 +30,7 @@ from typing import Any
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.schemas.events import ParkedStreamRecord
-from chalicelib.services import events
+from chalicelib.services import events, search_index
 from chalicelib.services.contact_changes import ContactChange, Refused, from_stream_record
 from chalicelib.settings import settings
 
@@ -41,9 +41,12 @@ log = logging.getLogger(__name__)
 # (or None) and raises on a transient failure.
 Consumer = Callable[[Sequence[ContactChange]], Iterable[Refused] | None]
 
-# In order: the domain events (webhooks, activity). The search index, counters and changes
-# feed add theirs here.
-CONSUMERS: tuple[tuple[str, Consumer], ...] = (("events", events.apply_changes),)
+# In order: the domain events (webhooks, activity), the search index (docs/search.md). Counters
+# and the changes feed add theirs here.
+CONSUMERS: tuple[tuple[str, Consumer], ...] = (
+    ("events", events.apply_changes),
+    ("search_index", search_index.apply_changes),
+)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib.repository.aws import reset_clients
-from chalicelib.services import auth
+from chalicelib.services import auth, search_index
 from devstack.atomic import make_dynamodb_writes_atomic
 from devstack.resources import create_all
 
@@ -85,3 +85,23 @@ def acme(client: Client) -> Caller:
 @pytest.fixture
 def globex(client: Client) -> Caller:
     return new_caller(client, "Globex")
+
+
+@pytest.fixture
+def index_pump(aws: None) -> Callable[[], int]:
+    """`index_pump()` feeds what the contacts stream committed since the last call to the search index consumer.
+
+    It stands in for the relay (which calls the same `apply_changes`); answers how many changes it applied.
+    """
+    from tests.functional.stream import ContactStream
+
+    stream = ContactStream()
+
+    def pump() -> int:
+        applied = 0
+        while changes := stream.changes():  # a read answers at most 1,000 records a shard
+            search_index.apply_changes(changes)
+            applied += len(changes)
+        return applied
+
+    return pump

@@ -26,14 +26,19 @@ def test_the_same_email_lives_separately_in_each_tenant(acme, globex):
     assert [c["firstName"] for c in acme.get("/api/contacts").json_body["data"]] == ["Mine"]
 
 
-def test_lists_search_and_tag_filters_stay_in_the_tenant(acme, globex):
+def test_lists_search_and_tag_filters_stay_in_the_tenant(acme, globex, index_pump):
     globex.post("/api/contacts", {"email": "g1@globex.com", "company": "Acme Rival", "tags": ["vip"]})
     acme.post("/api/contacts", {"email": "a1@acme.com", "company": "Acme", "tags": ["vip"]})
+    index_pump()
     assert [c["email"] for c in acme.get("/api/contacts").json_body["data"]] == ["a1@acme.com"]
     assert [c["email"] for c in acme.get("/api/contacts?tag=vip").json_body["data"]] == ["a1@acme.com"]
     assert [c["email"] for c in acme.get("/api/contacts?search=acme").json_body["data"]] == ["a1@acme.com"]
     found = acme.post("/api/contacts/search", {"query": "rival"}).json_body["data"]
     assert found == []
+    theirs = globex.post("/api/contacts/search", {"query": "rival"}).json_body["data"]
+    assert [c["email"] for c in theirs] == ["g1@globex.com"]
+    for sort in ("createdAt", "updatedAt"):
+        assert [c["email"] for c in acme.get(f"/api/contacts?sort={sort}").json_body["data"]] == ["a1@acme.com"]
 
 
 def test_a_cursor_from_another_tenant_is_refused(acme, globex):

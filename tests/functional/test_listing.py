@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.fixture
-def people(acme):
+def people(acme, index_pump):
     rows = [
         {"email": "ann@acme.com", "firstName": "Ann", "company": "Acme", "status": "lead", "tags": ["vip", "eu"]},
         {"email": "ben@globex.com", "lastName": "Acmeson", "status": "customer", "tags": ["vip"]},
@@ -24,6 +24,7 @@ def people(acme):
     ]
     for row in rows:
         assert acme.post("/api/contacts", row).status_code == 201
+    index_pump()
     return acme
 
 

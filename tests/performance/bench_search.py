@@ -1,0 +1,408 @@
+"""`make bench-search`: search and listing at 2,000 vs 200,000 contacts per tenant on the local stack.
+
+Not a pytest test: a measurement that prints one JSON summary (docs/search.md, "Measured").
+
+- moto's server runs in this process with the devstack's Query patch (devstack/moto_query.py);
+  the devstack uses it and runs with --count-calls (DynamoDB calls of the API process).
+- Two tenants are seeded by putting contacts, pointers *and* their index items (the items the
+  repository writes) straight into moto, which runs in this process; each has the same 20
+  "Needleman" contacts spread over the whole tenant, so a search has the same answer in both.
+- First-page latency: median of REPEAT HTTP requests per query and tenant; calls per request
+  from the devstack's counts.
+- Cursor walk: the big tenant, 100 a page (BENCH_WALK_PAGES pages, 0 for all).
+- Index lag, write amplification and bulk: a stand-in for the relay runs in this process
+  (reads the stream from LATEST, calls search_index.apply_changes) until the relay drives it in the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from tests.stack import HttpCaller, Stack, create_tenant, start_stack
+
+SMALL = int(os.environ.get("BENCH_SMALL", "2000"))
+BIG = int(os.environ.get("BENCH_BIG", "200000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "15"))
+WALK_PAGES = int(os.environ.get("BENCH_WALK_PAGES", "200"))  # 0: the whole tenant
+NEEDLES = 20
+BULK_ROWS = int(os.environ.get("BENCH_BULK_ROWS", "10000"))
+
+
+class PatientCaller(HttpCaller):
+    """A loaded shared machine can hold a request for long; the medians tell, a timeout would only abort."""
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        kw.setdefault("timeout", 300)
+        return super().request(method, path, **kw)
+
+
+def progress(step: str, summary: dict[str, Any]) -> None:
+    """A line on stderr per step, with what is measured so far (a long run interrupted still tells)."""
+    line = {"step": step, "at": time.strftime("%X"), "load": os.getloadavg(), "soFar": summary}
+    print(json.dumps(line), file=sys.stderr, flush=True)
+
+
+def report(stack: Stack) -> dict[str, Any]:
+    seen = len(stack.output)
+    stack.process.send_signal(signal.SIGUSR1)
+    for _ in range(600):
+        for line in stack.output[seen:]:
+            if line.startswith('{"dynamodbCalls"'):
+                result: dict[str, Any] = json.loads(line)
+                return result
+        time.sleep(0.05)
+    raise RuntimeError("the devstack did not report its counts:\n" + "".join(stack.output[-20:]))
+
+
+def seed(tenant_id: str, count: int) -> float:
+    """Contacts, their id pointers and index items, put straight into this process's moto; answers seconds.
+
+    Going through boto3 would cost a moto HTTP request per 25 items (about an hour for 200,000
+    contacts on a loaded machine); the items are the ones the repository writes.
+    """
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    from chalicelib.clock import now_iso
+    from chalicelib.repository.contacts import id_key
+    from chalicelib.repository.models import ContactItem
+    from chalicelib.services.search_index import indexed
+    from chalicelib.settings import settings
+
+    def put(table: Any, raw: dict[str, Any]) -> None:
+        # What moto's put_item stores, without its condition checks and stream record (seed only).
+        # (Item's attribute dict re-sums the item's size on every attribute set: filled at once here.)
+        hash_value, range_value = DynamoType(raw[table.hash_key_attr]), DynamoType(raw[table.range_key_attr])
+        item = Item(hash_value, range_value, {})
+        dict.update(item.attrs, {name: DynamoType(value) for name, value in raw.items()})
+        table.items[hash_value][range_value] = item
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    contacts = backend.get_table(settings.contacts_table)
+    keys = backend.get_table(settings.contact_keys_table)
+    memberships = backend.get_table(settings.memberships_table)
+    started = time.perf_counter()
+    every = max(1, count // NEEDLES)
+    companies = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka")
+    for i in range(count):
+        needle = i % every == every // 2 and i // every < NEEDLES
+        now = now_iso()
+        contact = ContactItem(
+            tenant_id,
+            seeded_email(i),
+            contact_id=str(uuid.uuid4()),
+            first_name=f"First{i % 5000}",
+            last_name="Needleman" if needle else f"Last{i % 7919}",
+            company=companies[i % 8],
+            source="bulk",
+            subscription="confirmed",
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        put(contacts, contact.serialize())
+        pointer = {"tenantId": {"S": tenant_id}, "key": {"S": id_key(contact.contact_id)}}
+        put(keys, {**pointer, "email": {"S": contact.email}, "id": {"S": contact.contact_id}})
+        spec = indexed(contact)
+        for item in spec.items().values() if spec else ():
+            put(memberships, item)
+    return time.perf_counter() - started
+
+
+def seeded_email(i: int) -> str:
+    companies = ("acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka")
+    return f"person{i:07}@{companies[i % 8]}{i % 97}.example"
+
+
+def first_pages(stack: Stack, caller: PatientCaller, requests_: dict[str, tuple[str, str, Any]]) -> dict[str, Any]:
+    """Median latency (ms) and DynamoDB calls per request of each (method, path, body)."""
+    results: dict[str, Any] = {}
+    for name, (method, path, body) in requests_.items():
+        caller.request(method, path, json=body).raise_for_status()  # warm
+        report(stack)
+        times = []
+        matches = 0
+        for _ in range(REPEAT):
+            started = time.perf_counter()
+            answer = caller.request(method, path, json=body)
+            times.append((time.perf_counter() - started) * 1000)
+            answer.raise_for_status()
+            matches = len(answer.json()["data"])
+        calls = Counter(report(stack)["dynamodbCalls"])  # counts since the previous report
+        per_request = {op: round(n / REPEAT, 2) for op, n in sorted(calls.items()) if n}
+        results[name] = {
+            "medianMs": round(statistics.median(times), 1),
+            "callsPerRequest": per_request,
+            "found": matches,
+        }
+    return results
+
+
+def walk(caller: HttpCaller, path: str) -> dict[str, Any]:
+    """Follow the cursor (BENCH_WALK_PAGES pages, or to the end); pages per second."""
+    started = time.perf_counter()
+    pages = contacts = 0
+    cursor = None
+    while True:
+        answer = caller.get(path + (f"&cursor={cursor}" if cursor else ""), timeout=120)
+        answer.raise_for_status()
+        page = answer.json()
+        pages += 1
+        contacts += len(page["data"])
+        cursor = page["nextCursor"]
+        if cursor is None or (WALK_PAGES and pages >= WALK_PAGES):
+            break
+    seconds = time.perf_counter() - started
+    return {
+        "pages": pages,
+        "contacts": contacts,
+        "seconds": round(seconds, 1),
+        "pagesPerSecond": round(pages / seconds, 1),
+    }
+
+
+class Relay:
+    """Stand-in for the relay: follows the contacts stream from LATEST and feeds the index consumer."""
+
+    def __init__(self) -> None:
+        from chalicelib.repository.aws import client
+        from chalicelib.settings import settings
+
+        self.streams = client("dynamodbstreams")
+        arn = client("dynamodb").describe_table(TableName=settings.contacts_table)["Table"]["LatestStreamArn"]
+        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        self.iterators = {
+            s["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=arn, ShardId=s["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            for s in shards
+        }
+        self.arn = arn
+        self.applied = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def poll(self) -> int:
+        from chalicelib.services.contact_changes import from_stream_record
+        from chalicelib.services.search_index import apply_changes
+        from devstack.streams import lambda_record
+
+        count = 0
+        for shard, iterator in list(self.iterators.items()):
+            answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+            self.iterators[shard] = answer["NextShardIterator"]
+            changes = [from_stream_record(lambda_record(r, self.arn)) for r in answer["Records"]]
+            if changes:
+                apply_changes(changes)
+                count += len(changes)
+        self.applied += count
+        return count
+
+    def run(self) -> None:
+        while self.running:
+            if not self.poll():
+                time.sleep(0.25)  # Lambda's event source mapping polls a shard about four times a second
+
+    def start(self) -> Relay:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join(timeout=60)
+
+
+def index_lag(caller: HttpCaller, samples: int = int(os.environ.get("BENCH_LAG_SAMPLES", "30"))) -> dict[str, Any]:
+    lags = []
+    for i in range(samples):
+        name = f"Lagtest{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        caller.post("/api/contacts", json={"email": f"lag{i}.{name.lower()}@lag.example", "firstName": name})
+        while not caller.post("/api/contacts/search", json={"query": name}).json()["data"]:
+            if time.perf_counter() - started > 60:
+                raise RuntimeError("a write did not become searchable within 60 s")
+            time.sleep(0.05)
+        lags.append(time.perf_counter() - started)
+    return {
+        "samples": samples,
+        "p50Seconds": round(statistics.median(lags), 2),
+        "maxSeconds": round(max(lags), 2),
+    }
+
+
+def write_amplification(caller: HttpCaller, relay: Relay) -> dict[str, Any]:
+    """Index items written per contact create / update, counted on the consumer's BatchWriteItem calls."""
+    from chalicelib.repository.aws import client
+
+    written = Counter[str]()
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "BatchWriteItem":
+            written["items"] += sum(len(v) for v in params["RequestItems"].values())
+
+    events = client("dynamodb").meta.events
+    events.register("before-parameter-build.dynamodb", count, unique_id="bench-amplification")
+    try:
+        relay.stop()
+        relay.poll()
+        n = 50
+        ids = [
+            caller.post(
+                "/api/contacts",
+                json={
+                    "email": f"amp{i}@amp.example",
+                    "firstName": "Amp",
+                    "lastName": f"Lifier{i}",
+                    "company": "Amp Co",
+                },
+            ).json()["id"]
+            for i in range(n)
+        ]
+        written.clear()
+        relay.poll()
+        per_create = written["items"] / n
+        for contact_id in ids:
+            caller.patch(f"/api/contacts/{contact_id}", json={"status": "customer"})
+        written.clear()
+        relay.poll()
+        per_update = written["items"] / n
+        for i, contact_id in enumerate(ids):
+            caller.patch(f"/api/contacts/{contact_id}", json={"lastName": f"Renamed{i}"})
+        written.clear()
+        relay.poll()
+        per_rename = written["items"] / n
+    finally:
+        events.unregister("before-parameter-build.dynamodb", count, unique_id="bench-amplification")
+    return {
+        "indexItemsPerCreate": per_create,
+        "indexItemsPerUpdate": per_update,
+        "indexItemsPerNameChange": per_rename,
+        "contactItemsPerCreate": "contact + id pointer (+ 1 membership per tag)",
+    }
+
+
+def bulk_on_off(caller: HttpCaller, relay: Relay) -> dict[str, Any]:
+    def rows(batch: str) -> list[dict[str, Any]]:
+        return [
+            {"email": f"bulk{batch}{i:05}@bulk.example", "firstName": f"Bulk{i}", "company": "Bulk Co"}
+            for i in range(BULK_ROWS)
+        ]
+
+    def timed(batch: str) -> float:
+        started = time.perf_counter()
+        answer = caller.post("/api/contacts/bulk", json={"contacts": rows(batch)}, timeout=600)
+        answer.raise_for_status()
+        return time.perf_counter() - started
+
+    relay.stop()
+    relay.poll()
+    off = timed("off")
+    started = time.perf_counter()
+    while relay.poll():
+        pass
+    catch_up_off = time.perf_counter() - started  # the index catching up afterwards, consumer alone
+    on_relay = Relay().start()
+    on = timed("on")
+    started = time.perf_counter()
+    while on_relay.applied < BULK_ROWS and time.perf_counter() - started < 600:
+        time.sleep(0.1)
+    caught_up = time.perf_counter() - started
+    on_relay.stop()
+    return {
+        "rows": BULK_ROWS,
+        "bulkSecondsIndexOff": round(off, 2),
+        "bulkSecondsIndexOn": round(on, 2),
+        "ratio": round(on / off, 2),
+        "indexCatchUpSecondsAlone": round(catch_up_off, 1),
+        "indexCatchUpSecondsAfterBulk": round(caught_up, 1),
+    }
+
+
+def start_moto() -> tuple[Any, str]:
+    """moto's server in this process (Query patched as in the devstack), so that seeding can skip HTTP."""
+    from moto.server import ThreadedMotoServer
+
+    from devstack import moto_query
+    from tests.stack import free_port
+
+    moto_query.install()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def main() -> int:
+    print("bench-search: seeding and measuring, progress on stderr", file=sys.stderr)
+    moto, aws = start_moto()
+    os.environ.update(
+        AWS_ENDPOINT_URL=aws,
+        AWS_ACCESS_KEY_ID="devstack",
+        AWS_SECRET_ACCESS_KEY="devstack",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    stack = start_stack(args=["--count-calls"], timeout=120, aws_endpoint=aws)
+    summary: dict[str, Any] = {"loadAverageAtStart": os.getloadavg()}
+    try:
+        small = create_tenant(stack, "Small")
+        big = create_tenant(stack, "Big")
+        progress("seedSeconds", summary)
+        summary["seedSeconds"] = {"small": round(seed(small["tenantId"], SMALL), 1)}
+        summary["seedSeconds"]["big"] = round(seed(big["tenantId"], BIG), 1)
+        summary["contacts"] = {"small": SMALL, "big": BIG}
+        callers = {"small": PatientCaller(stack.api, small["apiKey"]), "big": PatientCaller(stack.api, big["apiKey"])}
+        exact = seeded_email(SMALL // 2)
+        queries: dict[str, tuple[str, str, Any]] = {
+            "searchOneWord": ("POST", "/api/contacts/search", {"query": "needleman"}),
+            "searchTwoWords": ("POST", "/api/contacts/search", {"query": "needle first"}),
+            "searchByCreatedAtDesc": (
+                "POST",
+                "/api/contacts/search",
+                {"query": "needleman", "sort": {"field": "createdAt", "order": "desc"}},
+            ),
+            "searchExactEmail": ("POST", "/api/contacts/search", {"query": exact}),
+            "searchCommonWord": ("POST", "/api/contacts/search", {"query": "acme"}),
+            "listByEmail": ("GET", "/api/contacts?limit=20", None),
+            "listByCreatedAtDesc": ("GET", "/api/contacts?limit=20&sort=createdAt&order=desc", None),
+        }
+        progress("firstPage", summary)
+        pages = {name: first_pages(stack, caller, queries) for name, caller in callers.items()}
+        summary["firstPage"] = pages
+        summary["ratioBigToSmall"] = {
+            name: round(pages["big"][name]["medianMs"] / pages["small"][name]["medianMs"], 2) for name in queries
+        }
+        summary["loadAverageAtFirstPages"] = os.getloadavg()
+        progress("walkBig", summary)
+        summary["walkBig"] = {
+            "byEmail": walk(callers["big"], "/api/contacts?limit=100"),
+            "byCreatedAt": walk(callers["big"], "/api/contacts?limit=100&sort=createdAt"),
+        }
+        relay = Relay().start()
+        progress("indexLag", summary)
+        summary["indexLag"] = index_lag(callers["small"])
+        progress("writeAmplification", summary)
+        summary["writeAmplification"] = write_amplification(callers["small"], relay)
+        progress("bulk", summary)
+        summary["bulk"] = bulk_on_off(callers["small"], relay)
+        summary["loadAverageAtEnd"] = os.getloadavg()
+    finally:
+        stack.stop()
+        moto.stop()
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
