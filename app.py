@@ -69,6 +69,12 @@ def update_contact(request: Request, principal: Principal, contact_id: str) -> R
     return render(contacts.update_contact(principal, contact_id, parse_body(request, ContactPatch)))
 
 
+@api.route("/api/contacts/{contact_id}", "PUT", scope=WRITE, idempotent=True)
+def replace_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    """PUT takes PATCH's body and rules (API.md): only the fields sent change, and it never creates."""
+    return render(contacts.update_contact(principal, contact_id, parse_body(request, ContactPatch)))
+
+
 @api.route("/api/contacts/{contact_id}", "DELETE", scope=WRITE, idempotent=True)
 def delete_contact(request: Request, principal: Principal, contact_id: str) -> Response:
     if query_flag(request, "permanent"):
