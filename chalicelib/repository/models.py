@@ -249,3 +249,23 @@ class TagRotationRuleItem(_MetaTableItem):
     expire_after_days = NumberAttribute(null=True, attr_name="expireAfterDays")
     created_at = UnicodeAttribute(attr_name="createdAt")
     last_run_at = UnicodeAttribute(null=True, attr_name="lastRunAt")
+
+
+class CounterItem(_MetaTableItem):
+    """One per-tenant total kept from the contacts stream (pk COUNTS#<tenantId>, sk the counter's name).
+
+    Names: `all`, `status#<status>`, `subscription#<value>`, `tag#<tag>`, `group#<groupId>`; each
+    counts the tenant's contacts that are not archived (docs/counters.md).
+    """
+
+    total = NumberAttribute(default=0, attr_name="count")  # `count` itself would shadow Model.count()
+
+
+class AppliedChangeItem(_MetaTableItem):
+    """Marker of a stream record whose counter deltas are applied (pk APPLIED#<eventID>[#part], sk APPLIED).
+
+    Written in the same transaction as the deltas, conditioned on not existing, so a replayed
+    batch adds nothing twice; kept two days, past the stream's 24-hour retention.
+    """
+
+    expires_at = NumberAttribute(attr_name="expiresAt")

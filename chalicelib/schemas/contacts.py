@@ -68,6 +68,7 @@ class SearchBody(Body):
     filters: SearchFilters = SearchFilters()
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
+    includeTotal: bool = False
 
 
 class ListQuery(BaseModel):
@@ -80,6 +81,7 @@ class ListQuery(BaseModel):
     tag: str | None = None
     group: str | None = None
     subscription: Subscription | None = None
+    includeTotal: bool = False
 
 
 class Contact(BaseModel):
@@ -106,3 +108,13 @@ class Contact(BaseModel):
 class ContactPage(BaseModel):
     data: list[Contact]
     nextCursor: str | None
+
+
+class CountedContactPage(ContactPage):
+    """A page asked for with `includeTotal`: `total` is null unless one counter answers the filters exactly.
+
+    Without `includeTotal` the answer has no `total` at all (a plain ContactPage), as API.md says
+    "also carries" only when asked.
+    """
+
+    total: int | None

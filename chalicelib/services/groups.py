@@ -25,7 +25,7 @@ from chalicelib.schemas.groups import (
     GroupPatch,
     GroupWithCount,
 )
-from chalicelib.services import cursors
+from chalicelib.services import counters, cursors
 from chalicelib.services.auth import Principal
 from chalicelib.services.contacts import store_changes
 
@@ -82,7 +82,7 @@ def list_groups(principal: Principal, query: GroupListQuery) -> GroupPage:
 
 def get_group(principal: Principal, group_id: str) -> GroupWithCount:
     item = _load(principal, group_id)
-    count = repo.count_members(principal.tenant_id, group_id)
+    count = counters.member_count(principal.tenant_id, group_id)  # non-archived members, from the stream
     return GroupWithCount(**to_group(item).model_dump(), memberCount=count)
 
 

@@ -14,6 +14,7 @@ from moto import mock_aws
 from chalicelib.repository.aws import reset_clients
 from chalicelib.services import auth
 from devstack.resources import create_all
+from tests.functional.stream import RelayPump
 
 
 @pytest.fixture
@@ -23,6 +24,12 @@ def aws() -> Iterator[None]:
         create_all()
         yield
         reset_clients()
+
+
+@pytest.fixture
+def relay(aws: None) -> RelayPump:
+    """The contacts stream's consumers, driven by the test: `relay.pump()` after writes."""
+    return RelayPump()
 
 
 @pytest.fixture

@@ -21,3 +21,34 @@ class ContactStream:
 
     def changes(self) -> list[ContactChange]:
         return [from_stream_record(record) for record in self.records()]
+
+
+class RelayPump:
+    """Stands in for the relay until it lands: hands new stream records to the stream consumers, in order.
+
+    `pump()` runs until the stream has nothing new, so after it every committed
+    change has reached the counters (and the changes feed), as after the relay caught up.
+    """
+
+    def __init__(self, consumers: tuple[Any, ...] | None = None) -> None:
+        from chalicelib.services import counters
+
+        self._stream = ContactStream()
+        self._consumers = consumers if consumers is not None else (counters,)
+        self.batches: list[list[ContactChange]] = []
+
+    def pump(self) -> int:
+        applied = 0
+        while True:
+            changes = self._stream.changes()
+            if not changes:
+                return applied
+            self.batches.append(changes)
+            for consumer in self._consumers:
+                consumer.apply_changes(changes)
+            applied += len(changes)
+
+    def replay_last(self) -> None:
+        """The stream redelivers the last batch, as after a handler that raised."""
+        for consumer in self._consumers:
+            consumer.apply_changes(self.batches[-1])
