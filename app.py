@@ -10,13 +10,24 @@ from chalicelib.pages import confirmation_page
 from chalicelib.schemas.activity import ActivityQuery
 from chalicelib.schemas.auth import KeyCreate
 from chalicelib.schemas.bulk import BulkTagsBody, BulkUpsertBody
+from chalicelib.schemas.changes_feed import ChangesQuery
 from chalicelib.schemas.common import KEYS, READ, WEBHOOKS, WRITE
 from chalicelib.schemas.contacts import ContactCreate, ContactPatch, ListQuery, SearchBody, TagsBody
 from chalicelib.schemas.groups import ContactGroupsBody, GroupCreate, GroupListQuery, GroupMembersBody, GroupPatch
 from chalicelib.schemas.rotation import TagRotationCreate
 from chalicelib.schemas.subscribe import SubscribeBody
 from chalicelib.schemas.webhooks import DeliveriesQuery, WebhookCreate, WebhookPatch
-from chalicelib.services import activity, auth, bulk, contacts, groups, rotation, webhook_delivery, webhooks
+from chalicelib.services import (
+    activity,
+    auth,
+    bulk,
+    changes_feed,
+    contacts,
+    groups,
+    rotation,
+    webhook_delivery,
+    webhooks,
+)
 from chalicelib.services import subscribe as signup
 from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
@@ -57,6 +68,11 @@ def list_contacts(request: Request, principal: Principal) -> Response:
 @api.route("/api/contacts/search", "POST", scope=READ)
 def search_contacts(request: Request, principal: Principal) -> Response:
     return render(contacts.search_contacts(principal, parse_body(request, SearchBody, empty={})))
+
+
+@api.route("/api/contacts/changes", "GET", scope=READ)
+def list_contact_changes(request: Request, principal: Principal) -> Response:
+    return render(changes_feed.read_changes(principal, parse_query(request, ChangesQuery)))
 
 
 @api.route("/api/contacts/{contact_id}", "GET", scope=READ)

@@ -200,8 +200,35 @@ class ActivityItem(Model):
     details = JSONAttribute(null=True)
 
 
+class ChangeEntryItem(Model):
+    """One entry of a tenant's changes feed (tenantId, position "<changedAt>#<contactId>#<sequence>").
+
+    Written by the feed's stream consumer; `changedAt` is when the entry was written, so the
+    position order is the order readers can rely on (docs/changes-feed.md). Kept 30 days.
+    """
+
+    class Meta(_Meta):
+        table_name = settings.changes_table
+
+    tenant_id = UnicodeAttribute(hash_key=True, attr_name="tenantId")
+    position = UnicodeAttribute(range_key=True)
+    contact_id = UnicodeAttribute(attr_name="id")
+    external_id = UnicodeAttribute(null=True, attr_name="externalId")
+    change = UnicodeAttribute()  # upserted | archived | erased
+    changed_at = UnicodeAttribute(attr_name="changedAt")
+    contact = UnicodeAttribute(null=True)  # the contact's JSON as the API shows it; null when erased
+    expires_at = NumberAttribute(attr_name="expiresAt")
+
+
 # One model per table (item types sharing a table derive from its model), for the template check.
-ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem, ActivityItem)
+ALL_MODELS: tuple[type[Model], ...] = (
+    ContactItem,
+    ContactKeyItem,
+    MembershipItem,
+    _MetaTableItem,
+    ActivityItem,
+    ChangeEntryItem,
+)
 # DynamoDB deletes items whose attribute of this name (epoch seconds) is past; it does so lazily,
 # so every read of such an item compares the expiry itself.
 TTL_ATTRIBUTE = "expiresAt"

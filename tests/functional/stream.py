@@ -27,14 +27,14 @@ class RelayPump:
     """Stands in for the relay until it lands: hands new stream records to the stream consumers, in order.
 
     `pump()` runs until the stream has nothing new, so after it every committed
-    change has reached the counters (and the changes feed), as after the relay caught up.
+    change has reached the counters and the changes feed, as after the relay caught up.
     """
 
     def __init__(self, consumers: tuple[Any, ...] | None = None) -> None:
-        from chalicelib.services import counters
+        from chalicelib.services import changes_feed, counters
 
         self._stream = ContactStream()
-        self._consumers = consumers if consumers is not None else (counters,)
+        self._consumers = consumers if consumers is not None else (counters, changes_feed)
         self.batches: list[list[ContactChange]] = []
 
     def pump(self) -> int:
