@@ -113,12 +113,13 @@ def _start_workers() -> list[Any]:
 
     import app as app_module
     from chalicelib.settings import settings
+    from devstack.interim_relay import InterimRelay
     from devstack.workers import SqsPoller
 
     deliver = SqsPoller(
         boto3.client("sqs"), settings.events_queue, app_module.deliver_webhooks, function_name="deliver_webhooks"
     )
-    return [deliver.start()]
+    return [deliver.start(), InterimRelay().start()]  # InterimRelay: until the relay lands
 
 
 def _start_schedule(every_seconds: float) -> Any:
