@@ -174,7 +174,7 @@ def read_changes(principal: Principal, query: ChangesQuery) -> ChangesPage:
     kept: dict[str, ChangeEntryItem] = {}
     last: str | None = None
     complete = True
-    entries = repo.read_entries(tenant_id, after, horizon, page_size=min(query.limit + 1, 100))
+    entries = repo.read_entries(tenant_id, after, horizon, page_size=query.limit + 1)  # one Query a page
     for examined, entry in enumerate(entries, start=1):
         if entry.contact_id not in kept and len(kept) == query.limit:
             complete = False  # this entry starts the next page
