@@ -48,6 +48,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _start_embedded_aws(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    from devstack import moto_patches
+
+    moto_patches.install()  # moto's transactions copy each table once, not once per item (docs/counters.md)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

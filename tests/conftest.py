@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack import moto_patches
 from devstack.resources import stage_environment
 from tests.stack import Stack, start_stack
 
@@ -26,6 +27,7 @@ os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"
 os.environ.setdefault("WEBHOOK_RETRY_SCHEDULE", "1,1")
 for name, value in stage_environment("dev").items():
     os.environ.setdefault(name, value)
+moto_patches.install()  # as on the local stack: transactions copy each table once (devstack/moto_patches.py)
 
 
 @pytest.fixture(scope="session")
