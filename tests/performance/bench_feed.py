@@ -83,6 +83,8 @@ def main() -> None:
             summary: dict[str, Any] = {"rows": ROWS, "stream_records": {"create": len(created), "update": len(updated)}}
             for name, consumer in (("counters", counters), ("changes_feed", changes_feed)):
                 for phase, batch in (("create", created), ("update", updated)):
+                    if not batch:
+                        continue  # the bulk tag request did not finish in time on a loaded machine
                     calls.clear()
                     items.clear()
                     events.register("before-parameter-build.dynamodb", record, unique_id="bench")
