@@ -7,7 +7,7 @@ STAGE ?= prod
 PORT ?= 8000
 AWS_PORT ?= 4566
 
-.PHONY: dev test lint typecheck unit functional e2e package bench clean
+.PHONY: dev test lint typecheck unit functional e2e package bench bench-feed clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ package: $(STAMP)
 # A measurement, not a test: 10,000-row bulk upsert through HTTP, prints one JSON summary (see docs/bulk.md).
 bench: $(STAMP)
 	$(BIN)/python -m tests.performance.bench_bulk
+
+# Stream consumers (counters, changes feed): writes per change and feed read rate, in-process on moto (docs/changes-feed.md).
+bench-feed: $(STAMP)
+	$(BIN)/python -m tests.performance.bench_feed
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

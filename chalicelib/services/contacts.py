@@ -22,7 +22,7 @@ from chalicelib.schemas.contacts import (
     SearchBody,
 )
 from chalicelib.schemas.events import EventType
-from chalicelib.services import activity, cursors, events
+from chalicelib.services import activity, counters, cursors, events
 from chalicelib.services.auth import Principal
 from chalicelib.services.contact_writes import (
     NOT_NULLABLE,
@@ -248,7 +248,8 @@ def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:
         tags=[query.tag] if query.tag else [],
         group_ids=[query.group] if query.group else [],
     )
-    return _page(principal, where, query.limit, query.cursor)
+    page = _page(principal, where, query.limit, query.cursor)
+    return counters.with_total(principal.tenant_id, page, query) if query.includeTotal else page  # totals
 
 
 def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
@@ -261,7 +262,8 @@ def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
         group_ids=filters.groupIds,
         custom_fields=filters.customFields,
     )
-    return _page(principal, where, body.limit, body.cursor)
+    page = _page(principal, where, body.limit, body.cursor)
+    return counters.with_total(principal.tenant_id, page, body) if body.includeTotal else page  # totals
 
 
 def require_groups(principal: Principal, group_ids: list[str]) -> None:
