@@ -7,7 +7,7 @@ STAGE ?= prod
 PORT ?= 8000
 AWS_PORT ?= 4566
 
-.PHONY: dev test lint typecheck unit functional e2e package bench bench-import bench-search clean
+.PHONY: dev test lint typecheck unit functional e2e package bench bench-import bench-search bench-feed clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench-import: $(STAMP)
 # Search and listing at 2,000 vs 200,000 contacts, cursor walk, index lag and write amplification (docs/search.md).
 bench-search: $(STAMP)
 	$(BIN)/python -m tests.performance.bench_search
+
+# Stream consumers (counters, changes feed): writes per change and feed read rate, in-process on moto (docs/changes-feed.md).
+bench-feed: $(STAMP)
+	$(BIN)/python -m tests.performance.bench_feed
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

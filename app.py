@@ -11,6 +11,7 @@ from chalicelib.pages import confirmation_page
 from chalicelib.schemas.activity import ActivityQuery
 from chalicelib.schemas.auth import KeyCreate
 from chalicelib.schemas.bulk import BulkTagsBody, BulkUpsertBody
+from chalicelib.schemas.changes_feed import ChangesQuery
 from chalicelib.schemas.common import KEYS, READ, WEBHOOKS, WRITE
 from chalicelib.schemas.contacts import ContactCreate, ContactPatch, ListQuery, SearchBody, TagsBody
 from chalicelib.schemas.groups import ContactGroupsBody, GroupCreate, GroupListQuery, GroupMembersBody, GroupPatch
@@ -22,6 +23,7 @@ from chalicelib.services import (
     activity,
     auth,
     bulk,
+    changes_feed,
     contact_search,
     contacts,
     groups,
@@ -93,6 +95,11 @@ def search_contacts(request: Request, principal: Principal) -> Response:
     return render(contact_search.search_contacts(principal, parse_body(request, SearchBody, empty={})))
 
 
+@api.route("/api/contacts/changes", "GET", scope=READ)
+def list_contact_changes(request: Request, principal: Principal) -> Response:
+    return render(changes_feed.read_changes(principal, parse_query(request, ChangesQuery)))
+
+
 @api.route("/api/contacts/{contact_id}", "GET", scope=READ)
 def get_contact(request: Request, principal: Principal, contact_id: str) -> Response:
     return render(contacts.get_contact(principal, contact_id))
@@ -100,6 +107,12 @@ def get_contact(request: Request, principal: Principal, contact_id: str) -> Resp
 
 @api.route("/api/contacts/{contact_id}", "PATCH", scope=WRITE, idempotent=True)
 def update_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    return render(contacts.update_contact(principal, contact_id, parse_body(request, ContactPatch)))
+
+
+@api.route("/api/contacts/{contact_id}", "PUT", scope=WRITE, idempotent=True)
+def replace_contact(request: Request, principal: Principal, contact_id: str) -> Response:
+    """PUT takes PATCH's body and rules (API.md): only the fields sent change, and it never creates."""
     return render(contacts.update_contact(principal, contact_id, parse_body(request, ContactPatch)))
 
 

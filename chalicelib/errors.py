@@ -60,6 +60,12 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class CursorExpired(ApiError):
+    """A changes-feed cursor (or updatedSince) older than the feed keeps changes."""
+
+    status, code = 410, "cursor_expired"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 

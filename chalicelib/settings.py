@@ -11,6 +11,7 @@ STAGE_DEFAULT_TABLES = {
     "MEMBERSHIPS_TABLE": "fli-dev-memberships",
     "META_TABLE": "fli-dev-meta",
     "ACTIVITY_TABLE": "fli-dev-activity",
+    "CHANGES_TABLE": "fli-dev-contact-changes",
 }
 STAGE_DEFAULT_QUEUES = {
     "EVENTS_QUEUE": "fli-dev-events",
@@ -36,6 +37,9 @@ class Settings:
     memberships_table: str
     meta_table: str
     activity_table: str
+    changes_table: str
+    # The changes feed answers only entries older than this: longer than a feed write may take (docs/changes-feed.md).
+    feed_settle_seconds: float
     events_queue: str
     events_dlq: str
     # Stream records the relay could not turn into changes or events: kept for operators (docs/webhooks.md).
@@ -75,6 +79,8 @@ class Settings:
             memberships_table=table("MEMBERSHIPS_TABLE"),
             meta_table=table("META_TABLE"),
             activity_table=table("ACTIVITY_TABLE"),
+            changes_table=table("CHANGES_TABLE"),
+            feed_settle_seconds=float(env.get("FEED_SETTLE_SECONDS") or 5),
             events_queue=env.get("EVENTS_QUEUE") or STAGE_DEFAULT_QUEUES["EVENTS_QUEUE"],
             events_dlq=env.get("EVENTS_DLQ") or STAGE_DEFAULT_QUEUES["EVENTS_DLQ"],
             stream_parked_queue=env.get("STREAM_PARKED_QUEUE") or STAGE_DEFAULT_QUEUES["STREAM_PARKED_QUEUE"],

@@ -28,7 +28,10 @@ class StreamReader:
     def __init__(self, dynamodb: Any, streams: Any, table_name: str) -> None:
         self._streams = streams
         self._arn: str = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        self._iterators: dict[str, str | None] = {}
+        # Last sequence number read per shard (None: nothing yet). A fresh iterator is asked for on every
+        # read: moto swaps a table's stream shard object for a copy whenever a TransactWriteItems on the table
+        # is cancelled (it restores a deep copy of the table), and an iterator held across that reads nothing more.
+        self._positions: dict[str, str | None] = {}
 
     @property
     def stream_arn(self) -> str:
@@ -37,22 +40,27 @@ class StreamReader:
     def _discover_shards(self) -> None:
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]
         for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self._streams.get_shard_iterator(
-                    StreamArn=self._arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+            self._positions.setdefault(shard["ShardId"], None)
+
+    def _iterator(self, shard_id: str) -> str:
+        position = self._positions[shard_id]
+        if position is None:
+            where: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+        else:
+            where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
+        answer = self._streams.get_shard_iterator(StreamArn=self._arn, ShardId=shard_id, **where)
+        return str(answer["ShardIterator"])
 
     def read(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Every record that arrived since the last call (at most `limit` a shard), as Lambda would pass them."""
         self._discover_shards()
         records: list[dict[str, Any]] = []
-        for shard_id, iterator in list(self._iterators.items()):
-            if iterator is None:
-                continue
-            answer = self._streams.get_records(ShardIterator=iterator, Limit=limit)
-            self._iterators[shard_id] = answer.get("NextShardIterator")
-            records.extend(lambda_record(raw, self._arn) for raw in answer["Records"])
+        for shard_id in list(self._positions):
+            answer = self._streams.get_records(ShardIterator=self._iterator(shard_id), Limit=limit)
+            raw_records = answer["Records"]
+            if raw_records:
+                self._positions[shard_id] = raw_records[-1]["dynamodb"]["SequenceNumber"]
+            records.extend(lambda_record(raw, self._arn) for raw in raw_records)
         return records
 
 

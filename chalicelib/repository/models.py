@@ -221,8 +221,35 @@ class ActivityItem(Model):
     details = JSONAttribute(null=True)
 
 
+class ChangeEntryItem(Model):
+    """One entry of a tenant's changes feed (tenantId, position "<changedAt>#<contactId>#<sequence>").
+
+    Written by the feed's stream consumer; `changedAt` is when the entry was written, so the
+    position order is the order readers can rely on (docs/changes-feed.md). Kept 30 days.
+    """
+
+    class Meta(_Meta):
+        table_name = settings.changes_table
+
+    tenant_id = UnicodeAttribute(hash_key=True, attr_name="tenantId")
+    position = UnicodeAttribute(range_key=True)
+    contact_id = UnicodeAttribute(attr_name="id")
+    external_id = UnicodeAttribute(null=True, attr_name="externalId")
+    change = UnicodeAttribute()  # upserted | archived | erased
+    changed_at = UnicodeAttribute(attr_name="changedAt")
+    contact = UnicodeAttribute(null=True)  # the contact's JSON as the API shows it; null when erased
+    expires_at = NumberAttribute(attr_name="expiresAt")
+
+
 # One model per table (item types sharing a table derive from its model), for the template check.
-ALL_MODELS: tuple[type[Model], ...] = (ContactItem, ContactKeyItem, MembershipItem, _MetaTableItem, ActivityItem)
+ALL_MODELS: tuple[type[Model], ...] = (
+    ContactItem,
+    ContactKeyItem,
+    MembershipItem,
+    _MetaTableItem,
+    ActivityItem,
+    ChangeEntryItem,
+)
 # DynamoDB deletes items whose attribute of this name (epoch seconds) is past; it does so lazily,
 # so every read of such an item compares the expiry itself.
 TTL_ATTRIBUTE = "expiresAt"
@@ -318,3 +345,23 @@ class ImportErrorItem(_MetaTableItem):
     message = UnicodeAttribute()
     field = UnicodeAttribute(null=True)
     column = UnicodeAttribute(null=True)
+
+
+class CounterItem(_MetaTableItem):
+    """One per-tenant total kept from the contacts stream (pk COUNTS#<tenantId>, sk the counter's name).
+
+    Names: `all`, `status#<status>`, `subscription#<value>`, `tag#<tag>`, `group#<groupId>`; each
+    counts the tenant's contacts that are not archived (docs/counters.md).
+    """
+
+    total = NumberAttribute(default=0, attr_name="count")  # `count` itself would shadow Model.count()
+
+
+class AppliedChangeItem(_MetaTableItem):
+    """Marker of a stream record whose counter deltas are applied (pk APPLIED#<eventID>[#part], sk APPLIED).
+
+    Written in the same transaction as the deltas, conditioned on not existing, so a replayed
+    batch adds nothing twice; kept two days, past the stream's 24-hour retention.
+    """
+
+    expires_at = NumberAttribute(attr_name="expiresAt")

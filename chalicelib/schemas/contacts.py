@@ -81,6 +81,7 @@ class SearchBody(Body):
     sort: SortSpec = Field(default_factory=SortSpec)
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20
     cursor: str | None = None
+    includeTotal: bool = False
 
 
 class ListQuery(Model):
@@ -95,6 +96,7 @@ class ListQuery(Model):
     subscription: Subscription | None = None
     sort: SortField = "email"
     order: SortOrder = "asc"
+    includeTotal: bool = False
 
 
 class Contact(Model):
@@ -124,3 +126,13 @@ class ContactPage(Model):
     # Ids of stored contacts on this page that could not be rendered (logged; left out of `data`), so that
     # one broken item never takes the tenant's listing down. Absent when empty.
     unrenderableIds: list[str] = Field(default_factory=list, exclude_if=lambda ids: not ids)
+
+
+class CountedContactPage(ContactPage):
+    """A page asked for with `includeTotal`: `total` is null unless one counter answers the filters exactly.
+
+    Without `includeTotal` the answer has no `total` at all (a plain ContactPage), as API.md says
+    "also carries" only when asked.
+    """
+
+    total: int | None

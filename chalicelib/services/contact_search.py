@@ -26,7 +26,7 @@ from chalicelib.repository import search_index as index
 from chalicelib.repository.batch import Deadline
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.contacts import ContactPage, ListQuery, SearchBody, SortField
-from chalicelib.services import cursors
+from chalicelib.services import counters, cursors
 from chalicelib.services.auth import Principal
 from chalicelib.services.contacts import render_items
 from chalicelib.services.search_words import ContactText, Term, exact_email, matches, parse_query
@@ -250,7 +250,8 @@ def list_contacts(principal: Principal, query: ListQuery) -> ContactPage:
     request = Request(
         principal.tenant_id, parse_query(query.search), where, query.sort, query.order == "desc", query.limit
     )
-    return _page(request, query.cursor)
+    page = _page(request, query.cursor)
+    return counters.with_total(principal.tenant_id, page, query) if query.includeTotal else page
 
 
 def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
@@ -270,4 +271,5 @@ def search_contacts(principal: Principal, body: SearchBody) -> ContactPage:
         body.sort.order == "desc",
         body.limit,
     )
-    return _page(request, body.cursor)
+    page = _page(request, body.cursor)
+    return counters.with_total(principal.tenant_id, page, body) if body.includeTotal else page

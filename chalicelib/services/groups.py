@@ -26,7 +26,7 @@ from chalicelib.schemas.groups import (
     GroupPatch,
     GroupWithCount,
 )
-from chalicelib.services import cursors, events
+from chalicelib.services import counters, cursors, events
 from chalicelib.services.auth import Principal
 from chalicelib.services.contact_writes import note, note_dump, resolve_contacts, unavailable
 
@@ -83,7 +83,7 @@ def list_groups(principal: Principal, query: GroupListQuery) -> GroupPage:
 
 def get_group(principal: Principal, group_id: str) -> GroupWithCount:
     item = _load(principal, group_id)
-    count = repo.count_members(principal.tenant_id, group_id)
+    count = counters.member_count(principal.tenant_id, group_id)  # non-archived members, from the stream
     return GroupWithCount(**to_group(item).model_dump(), memberCount=count)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.schemas.events import ParkedStreamRecord
-from chalicelib.services import events, search_index
+from chalicelib.services import changes_feed, counters, events, search_index
 from chalicelib.services.contact_changes import ContactChange, Refused, from_stream_record
 from chalicelib.settings import settings
 
@@ -41,11 +41,17 @@ log = logging.getLogger(__name__)
 # (or None) and raises on a transient failure.
 Consumer = Callable[[Sequence[ContactChange]], Iterable[Refused] | None]
 
-# In order: the domain events (webhooks, activity), the search index (docs/search.md). Counters
-# and the changes feed add theirs here.
+# In order: the domain events (webhooks, activity), the search index (docs/search.md), the totals
+# (docs/counters.md), the changes feed (docs/changes-feed.md). Each is idempotent under a
+# replayed batch, as a raising consumer makes the stream replay the batch to all of them: the
+# events keep their ids, the index is made to match the stored contact, the counters' applied
+# markers make a replay a no-op, and the feed writes a replayed change again later (a client may
+# see a state twice, never miss one).
 CONSUMERS: tuple[tuple[str, Consumer], ...] = (
     ("events", events.apply_changes),
     ("search_index", search_index.apply_changes),
+    ("counters", counters.apply_changes),
+    ("changes_feed", changes_feed.apply_changes),
 )
 
 

@@ -15,6 +15,7 @@ from chalicelib.repository.aws import reset_clients
 from chalicelib.services import auth, search_index
 from devstack.atomic import make_dynamodb_writes_atomic
 from devstack.resources import create_all
+from tests.functional.stream import RelayPump
 
 
 @pytest.fixture
@@ -25,6 +26,12 @@ def aws() -> Iterator[None]:
         create_all()
         yield
         reset_clients()
+
+
+@pytest.fixture
+def relay(aws: None) -> RelayPump:
+    """The contacts stream's consumers, driven by the test: `relay.pump()` after writes."""
+    return RelayPump()
 
 
 @pytest.fixture
@@ -56,6 +63,9 @@ class Caller:
 
     def patch(self, path: str, body: Any = None, **kw: Any) -> Any:
         return self.request("PATCH", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("PUT", path, body, **kw)
 
     def delete(self, path: str, body: Any = None, **kw: Any) -> Any:
         return self.request("DELETE", path, body, **kw)

@@ -65,3 +65,30 @@ def pump_relay(batch_size: int = 1000) -> int:
             return handed
         run_relay(records)
         handed += len(records)
+
+
+class RelayPump:
+    """The relay, driven by a test (fixture `relay`): `pump()` after writes, `replay_last()` to redeliver.
+
+    `pump()` is `pump_relay()` that keeps each batch of records it handed over, so that
+    `replay_last()` can hand the last one to the relay again, as the stream does after a
+    handler that raised: every consumer (events, counters, changes feed) sees it twice.
+    """
+
+    def __init__(self, batch_size: int = 1000) -> None:
+        self._batch_size = batch_size
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def pump(self) -> int:
+        handed = 0
+        while True:
+            records = pending_records(self._batch_size)
+            if not records:
+                return handed
+            self.batches.append(records)
+            run_relay(records)
+            handed += len(records)
+
+    def replay_last(self) -> None:
+        """The stream redelivers the last batch, as after a handler that raised."""
+        run_relay(self.batches[-1])

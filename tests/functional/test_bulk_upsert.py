@@ -6,6 +6,7 @@ from typing import Any
 
 from tests.functional.conftest import Caller
 from tests.functional.dynamo import stored_counts
+from tests.functional.stream import RelayPump
 
 
 def bulk(caller: Caller, rows: list[Any], **options: Any) -> dict[str, Any]:
@@ -174,13 +175,14 @@ def test_an_external_id_held_by_another_contact_is_a_row_conflict(acme: Caller) 
     assert answer["created"] == 1
 
 
-def test_group_ids_are_joined_by_every_row(acme: Caller) -> None:
+def test_group_ids_are_joined_by_every_row(acme: Caller, relay: RelayPump) -> None:
     group = acme.post("/api/groups", {"name": "Newsletter"}).json_body
     acme.post("/api/contacts", {"email": "old@example.com"})
     bulk(acme, [{"email": "old@example.com"}, {"email": "new@example.com"}], groupIds=[group["id"]])
     members = acme.get(f"/api/contacts?group={group['id']}").json_body["data"]
     assert sorted(c["email"] for c in members) == ["new@example.com", "old@example.com"]
     assert all(c["groupIds"] == [group["id"]] for c in members)
+    relay.pump()
     assert acme.get(f"/api/groups/{group['id']}").json_body["memberCount"] == 2
 
 

@@ -24,3 +24,14 @@ def test_create_update_and_erase_reach_the_stream_with_both_images(acme: Caller)
     assert len({c.event_id for c in changes}) == 4
     assert all(c.committed_at.endswith("Z") for c in changes)
     assert stream.changes() == []
+
+
+def test_the_stream_keeps_flowing_after_a_cancelled_transaction(acme: Caller) -> None:
+    # moto restores a deep copy of the table when a transaction is cancelled (here: a 409 on a taken
+    # email), which swaps the stream's shard object; the reader must not be left on the old one.
+    stream = ContactStream()
+    acme.post("/api/contacts", {"email": "ann@example.com"})
+    assert len(stream.changes()) == 1
+    assert acme.post("/api/contacts", {"email": "ann@example.com"}).status_code == 409
+    acme.post("/api/contacts", {"email": "bob@example.com"})
+    assert [c.new.email for c in stream.changes() if c.new is not None] == ["bob@example.com"]

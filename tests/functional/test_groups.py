@@ -11,6 +11,7 @@ from chalicelib.repository import groups as groups_repo
 from chalicelib.settings import settings
 from tests.functional.conftest import Caller
 from tests.functional.dynamo import stored_counts
+from tests.functional.stream import RelayPump
 
 
 def new_group(caller: Caller, name: str = "Newsletter", **fields: Any) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def members(caller: Caller, group_id: str) -> list[str]:
     return sorted(c["email"] for c in caller.get(f"/api/contacts?group={group_id}&limit=100").json_body["data"])
 
 
-def test_create_get_list_patch_delete(acme: Caller) -> None:
+def test_create_get_list_patch_delete(acme: Caller, relay: RelayPump) -> None:
     group = new_group(acme, "Newsletter", doubleOptIn=True, confirmRedirectUrl="https://acme.test/thanks")
     assert re.fullmatch(r"grp_[A-Za-z0-9_-]{43}", group["id"])
     assert (group["name"], group["doubleOptIn"], group["confirmRedirectUrl"]) == (
@@ -36,6 +37,7 @@ def test_create_get_list_patch_delete(acme: Caller) -> None:
         True,
         "https://acme.test/thanks",
     )
+    relay.pump()
     fetched = acme.get(f"/api/groups/{group['id']}").json_body
     assert fetched == {**group, "memberCount": 0}
     patched = acme.patch(f"/api/groups/{group['id']}", {"name": "Weekly", "confirmRedirectUrl": None}).json_body
@@ -89,7 +91,7 @@ def test_another_tenants_group_is_404_everywhere(acme: Caller, globex: Caller) -
     assert acme.get("/api/groups").json_body["data"] == []
 
 
-def test_attach_by_ids_and_emails_counts_each_case(acme: Caller, globex: Caller) -> None:
+def test_attach_by_ids_and_emails_counts_each_case(acme: Caller, globex: Caller, relay: RelayPump) -> None:
     group = new_group(acme)
     contacts = new_contacts(acme, 4)
     foreign = globex.post("/api/contacts", {"email": "theirs@example.com"}).json_body
@@ -102,6 +104,7 @@ def test_attach_by_ids_and_emails_counts_each_case(acme: Caller, globex: Caller)
     again = acme.post(f"/api/groups/{group['id']}/contacts/attach", {"emails": ["c0@example.com", "c3@example.com"]})
     assert again.json_body == {"attached": 1, "alreadyMember": 1, "notFound": 0, "unprocessedIds": []}
     assert members(acme, group["id"]) == [f"c{i}@example.com" for i in range(4)]
+    relay.pump()
     assert acme.get(f"/api/groups/{group['id']}").json_body["memberCount"] == 4
     assert acme.get(f"/api/contacts/{contacts[0]['id']}").json_body["groupIds"] == [group["id"]]
     assert globex.get(f"/api/contacts/{foreign['id']}").json_body["groupIds"] == []
@@ -120,7 +123,7 @@ def test_attach_and_detach_limits(acme: Caller) -> None:
     assert stored_counts() == before
 
 
-def test_detach_named_contacts_then_detach_all_with_an_empty_body(acme: Caller) -> None:
+def test_detach_named_contacts_then_detach_all_with_an_empty_body(acme: Caller, relay: RelayPump) -> None:
     group = new_group(acme)
     new_contacts(acme, 5)
     emails = [f"c{i}@example.com" for i in range(5)]
@@ -132,6 +135,7 @@ def test_detach_named_contacts_then_detach_all_with_an_empty_body(acme: Caller) 
     everyone = acme.post(f"/api/groups/{group['id']}/contacts/detach")
     assert everyone.json_body == {"detached": 4, "unprocessedIds": []}
     assert members(acme, group["id"]) == []
+    relay.pump()
     assert acme.get(f"/api/groups/{group['id']}").json_body["memberCount"] == 0
     assert all(c["groupIds"] == [] for c in acme.get("/api/contacts").json_body["data"])
 

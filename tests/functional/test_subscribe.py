@@ -47,7 +47,7 @@ def confirmation_link(to: str) -> str:
     return re.search(r"(/api/subscribe/confirm\?token=[A-Za-z0-9_\-]+)", message.body).group(1)
 
 
-def test_signup_as_text_plain_creates_a_confirmed_member(client, acme, newsletter):
+def test_signup_as_text_plain_creates_a_confirmed_member(client, acme, newsletter, relay):
     body = {"group": newsletter["id"], "email": " Bob@Example.com ", "name": "Bob Builder", "formType": "footer"}
     answer = post_signup(client, body)
     assert answer.status_code == 200
@@ -59,6 +59,7 @@ def test_signup_as_text_plain_creates_a_confirmed_member(client, acme, newslette
     assert contact["source"] == "subscribe:Newsletter"
     assert contact["tags"] == ["source:subscribe:Newsletter"]
     assert (contact["firstName"], contact["lastName"]) == ("Bob", "Builder")
+    relay.pump()
     assert acme.get(f"/api/groups/{newsletter['id']}").json_body["memberCount"] == 1
 
 
