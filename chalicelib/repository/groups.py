@@ -29,6 +29,11 @@ def lookup_pk(group_id: str) -> str:
     return f"GROUP#{group_id}"
 
 
+def new_group(tenant_id: str, group_id: str, **attributes: Any) -> GroupItem:
+    """A group not yet stored, keyed under its tenant."""
+    return GroupItem(tenant_pk(tenant_id), group_sk(group_id), group_id=group_id, **attributes)
+
+
 def create(group: GroupItem, tenant_id: str) -> None:
     """The group and its public lookup item, together."""
     lookup = GroupLookupItem(lookup_pk(group.group_id), LOOKUP_SK, tenant_id=tenant_id)
