@@ -58,11 +58,6 @@ def _dist() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "dist"
 
 
-@functools.cache
-def swagger_ui_version() -> str:
-    return (_dist() / "VERSION").read_text().strip()
-
-
 @answers(Answer(200, "application/json", "The OpenAPI 3.1 document of this API.", {"type": "object"}))
 def openapi_json(document: dict[str, Any]) -> Response:
     return Response(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.repository.contacts import _connection
@@ -14,6 +16,21 @@ def tenant_pk(tenant_id: str) -> str:
 
 def key_hash_pk(key_hash: str) -> str:
     return f"KEYHASH#{key_hash}"
+
+
+def new_tenant(tenant_id: str, name: str, created_at: str) -> TenantItem:
+    return TenantItem(tenant_pk(tenant_id), "TENANT", name=name, created_at=created_at)
+
+
+def new_key(
+    tenant_id: str, key_id: str, key_hash: str, scopes: set[str], **attributes: Any
+) -> tuple[ApiKeyItem, ApiKeyHashItem]:
+    """A key's record under its tenant and its lookup by hash, not yet stored."""
+    item = ApiKeyItem(
+        tenant_pk(tenant_id), f"KEY#{key_id}", key_id=key_id, key_hash=key_hash, scopes=scopes, **attributes
+    )
+    lookup = ApiKeyHashItem(key_hash_pk(key_hash), "KEYHASH", tenant_id=tenant_id, key_id=key_id, scopes=scopes)
+    return item, lookup
 
 
 def create_tenant(tenant: TenantItem, key: ApiKeyItem, lookup: ApiKeyHashItem) -> None:

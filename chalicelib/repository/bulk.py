@@ -31,6 +31,7 @@ from chalicelib.repository.batch import (
     batch_write,
     write_in_phases,
 )
+from chalicelib.repository.conditional import condition_failed
 from chalicelib.repository.contacts import external_key, id_key, membership_changes, membership_pk
 from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
 from chalicelib.repository.tag_catalog import catalog_puts
@@ -175,11 +176,6 @@ def write_contacts(changes: Mapping[Owner, ContactChange], deadline: Deadline) -
     return write_in_phases([first, last], deadline, request_identity)
 
 
-def contact_attributes(contact: ContactItem) -> dict[str, Any]:
-    """The raw item, for comparisons that must not depend on PynamoDB object identity."""
-    return contact.serialize()
-
-
 # Racing creates. BatchWriteItem cannot say "only if absent", so two bulk requests that both read an
 # email as free would both write a new contact there, and the last write would silently replace the
 # first one's contact (and id). Bulk requests that create contacts therefore write while holding a
@@ -231,7 +227,7 @@ def take_create_lease(tenant_id: str, deadline: Deadline) -> CreateLease | None:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             time.sleep(min(1.0, backoff(attempt) + 0.02))
             attempt += 1
@@ -253,7 +249,7 @@ def release_create_lease(lease: CreateLease) -> None:
             ExpressionAttributeValues={":one": {"N": "1"}, ":token": {"S": lease.token}},
         )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if not condition_failed(error):
             raise
         dynamodb.update_item(  # still count it, so that the new holder's peers re-read
             TableName=settings.meta_table,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pynamodb.connection.base import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.repository.batch import WriteRequest, batch_write
+from chalicelib.repository.conditional import save_if
 from chalicelib.repository.models import ContactItem, ContactKeyItem, MembershipItem
 from chalicelib.repository.tag_catalog import catalog_puts
 
@@ -25,6 +26,14 @@ def id_key(contact_id: str) -> str:
 
 def external_key(external_id: str) -> str:
     return f"ext#{external_id}"
+
+
+def tag_membership(tag: str) -> str:
+    return f"tag#{tag}"
+
+
+def group_membership(group_id: str) -> str:
+    return f"group#{group_id}"
 
 
 def membership_pk(tenant_id: str, membership: str) -> str:
@@ -50,12 +59,6 @@ def get_by_id(tenant_id: str, contact_id: str) -> ContactItem | None:
     email = _email_for(tenant_id, id_key(contact_id))
     contact = get_by_email(tenant_id, email) if email else None
     return contact if contact is not None and contact.contact_id == contact_id else None
-
-
-def get_by_external_id(tenant_id: str, external_id: str) -> ContactItem | None:
-    email = _email_for(tenant_id, external_key(external_id))
-    contact = get_by_email(tenant_id, email) if email else None
-    return contact if contact is not None and contact.external_id == external_id else None
 
 
 def _pointer(contact: ContactItem, key: str) -> ContactKeyItem:
@@ -124,12 +127,9 @@ def replace(old: ContactItem, new: ContactItem) -> None:
 
 def save(contact: ContactItem) -> None:
     """Save a contact whose identity did not change (same email, same externalId)."""
-    try:
-        contact.save()
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            raise ContactConflict("version") from error
-        raise
+    # The version attribute adds its own condition: a write that read an older version is refused.
+    if not save_if(contact, None):
+        raise ContactConflict("version")
 
 
 def delete_permanently(contact: ContactItem) -> None:

@@ -15,7 +15,7 @@ from chalicelib.clock import now_iso
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.aws import client
 from chalicelib.repository.batch import Deadline, backoff, batch_get, is_throttle
-from chalicelib.repository.contacts import _connection, membership_pk
+from chalicelib.repository.contacts import _connection, group_membership, membership_pk
 from chalicelib.repository.models import ContactItem, GroupItem, GroupLookupItem, MembershipItem
 
 LOOKUP_SK = "GROUP"
@@ -27,6 +27,11 @@ def group_sk(group_id: str) -> str:
 
 def lookup_pk(group_id: str) -> str:
     return f"GROUP#{group_id}"
+
+
+def new_group(tenant_id: str, group_id: str, **attributes: Any) -> GroupItem:
+    """A group not yet stored, keyed under its tenant."""
+    return GroupItem(tenant_pk(tenant_id), group_sk(group_id), group_id=group_id, **attributes)
 
 
 def create(group: GroupItem, tenant_id: str) -> None:
@@ -89,7 +94,7 @@ def count_members(tenant_id: str, group_id: str) -> int:
     request: dict[str, Any] = {
         "TableName": MembershipItem.Meta.table_name,
         "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": membership_pk(tenant_id, f"group#{group_id}")}},
+        "ExpressionAttributeValues": {":pk": {"S": membership_pk(tenant_id, group_membership(group_id))}},
         "Select": "COUNT",
         "ConsistentRead": True,
     }
@@ -166,7 +171,7 @@ def _membership_actions(
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
     }
-    key = {"pk": {"S": membership_pk(tenant_id, f"group#{group_id}")}, "sk": {"S": contact.email}}
+    key = {"pk": {"S": membership_pk(tenant_id, group_membership(group_id))}, "sk": {"S": contact.email}}
     table = MembershipItem.Meta.table_name
     if joining:
         entry = {"Put": {"TableName": table, "Item": {**key, "id": {"S": contact.contact_id}}}}

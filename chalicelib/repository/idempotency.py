@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.repository.accounts import tenant_pk
+from chalicelib.repository.conditional import save_if
 from chalicelib.repository.models import IdempotencyItem
 
 
@@ -20,12 +19,8 @@ def claim(tenant_id: str, key: str, fingerprint: str, now: int, ttl_seconds: int
     item = IdempotencyItem(
         tenant_pk(tenant_id), _sk(key), fingerprint=fingerprint, state="in_progress", expires_at=now + ttl_seconds
     )
-    try:
-        item.save(condition=IdempotencyItem.pk.does_not_exist() | (IdempotencyItem.expires_at < now))
+    if save_if(item, IdempotencyItem.pk.does_not_exist() | (IdempotencyItem.expires_at < now)):
         return None
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
     try:
         return IdempotencyItem.get(tenant_pk(tenant_id), _sk(key), consistent_read=True)
     except IdempotencyItem.DoesNotExist:  # expired and removed in between: claim again

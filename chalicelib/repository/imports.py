@@ -14,13 +14,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.aws import client
 from chalicelib.repository.batch import Deadline, batch_write
+from chalicelib.repository.conditional import update_if
 from chalicelib.repository.models import ImportErrorItem, ImportItem
 from chalicelib.settings import settings
 
@@ -97,14 +97,10 @@ def page(tenant_id: str, limit: int, after_sk: str | None) -> tuple[list[ImportI
 
 def _update(item: ImportItem, actions: list[Action], condition: Condition) -> bool:
     """One conditional UpdateItem; False when the condition did not hold (the item is then re-read)."""
-    try:
-        item.update(actions=actions, condition=condition)
+    if update_if(item, actions, condition):
         return True
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            item.refresh(consistent_read=True)
-            return False
-        raise
+    item.refresh(consistent_read=True)
+    return False
 
 
 def set_status(item: ImportItem, status: str, expected: Iterable[str], **fields: Any) -> bool:

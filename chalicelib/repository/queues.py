@@ -43,12 +43,6 @@ def queue_url(name: str) -> str:
     return found
 
 
-def forget_urls() -> None:
-    """Tests create fresh queues per test: forget the cached URLs."""
-    with _lock:
-        _urls.clear()
-
-
 def plan_batches(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
     """Group messages into SendMessageBatch calls: at most 10 each and 256 KiB in total."""
     batches: list[list[OutgoingMessage]] = []

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pynamodb.exceptions import UpdateError
-
+from chalicelib.repository.conditional import update_if
 from chalicelib.repository.models import TagRotationRuleItem
 
 RULES_PK = "ROTATIONS"
@@ -42,8 +41,4 @@ def delete_rule(rule: TagRotationRuleItem) -> None:
 
 def mark_run(rule: TagRotationRuleItem, at: str) -> None:
     """Record when the rule last ran, unless it was deleted meanwhile."""
-    try:
-        rule.update(actions=[TagRotationRuleItem.last_run_at.set(at)], condition=TagRotationRuleItem.pk.exists())
-    except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    update_if(rule, [TagRotationRuleItem.last_run_at.set(at)], TagRotationRuleItem.pk.exists())

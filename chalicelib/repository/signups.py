@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
-
+from chalicelib.repository.conditional import save_if
 from chalicelib.repository.models import ConfirmationItem, RateLimitItem
 
 RATE_SK = "RATE"
@@ -17,12 +16,8 @@ def claim_window(key: str, now: int, seconds: int) -> int | None:
     An expired window counts as free (TTL deletes lazily).
     """
     window = RateLimitItem(f"RATE#{key}", RATE_SK, expires_at=now + seconds)
-    try:
-        window.save(condition=RateLimitItem.pk.does_not_exist() | (RateLimitItem.expires_at <= now))
+    if save_if(window, RateLimitItem.pk.does_not_exist() | (RateLimitItem.expires_at <= now)):
         return None
-    except PutError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
     try:
         current = RateLimitItem.get(f"RATE#{key}", RATE_SK, consistent_read=True)
     except RateLimitItem.DoesNotExist:

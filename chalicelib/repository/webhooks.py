@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError
-
 from chalicelib.repository.accounts import tenant_pk
+from chalicelib.repository.conditional import save_if
 from chalicelib.repository.models import DeliveryItem, WebhookItem
 
 WEBHOOK_PREFIX = "WEBHOOK#"
@@ -41,19 +40,18 @@ def list_webhooks(tenant_id: str) -> list[WebhookItem]:
     return list(query)
 
 
+def new_webhook(tenant_id: str, webhook_id: str, **attributes: Any) -> WebhookItem:
+    """A webhook endpoint not yet stored, keyed under its tenant."""
+    return WebhookItem(tenant_pk(tenant_id), webhook_sk(webhook_id), webhook_id=webhook_id, **attributes)
+
+
 def delete_webhook(item: WebhookItem) -> None:
     item.delete()
 
 
 def create_delivery(item: DeliveryItem) -> bool:
     """Store a new delivery; False when it exists already (the same event redelivered by SQS)."""
-    try:
-        item.save(condition=DeliveryItem.pk.does_not_exist())
-        return True
-    except PutError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
+    return save_if(item, DeliveryItem.pk.does_not_exist())
 
 
 def get_delivery(tenant_id: str, webhook_id: str, delivery_id: str) -> DeliveryItem | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.repository import accounts
-from chalicelib.repository.models import ApiKeyHashItem, ApiKeyItem, TenantItem
+from chalicelib.repository.models import ApiKeyHashItem, ApiKeyItem
 from chalicelib.schemas.auth import ApiKey, ApiKeyCreated, ApiKeyList, KeyCreate, TenantCreated
 from chalicelib.schemas.common import ALL_SCOPES, Scope
 
@@ -35,18 +35,8 @@ def _new_key(tenant_id: str, name: str, scopes: list[Scope]) -> tuple[str, ApiKe
     plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = "key_" + secrets.token_hex(8)
     digest = hash_key(plaintext)
-    item = ApiKeyItem(
-        accounts.tenant_pk(tenant_id),
-        f"KEY#{key_id}",
-        key_id=key_id,
-        name=name,
-        scopes=set(scopes),
-        key_hash=digest,
-        prefix=plaintext[:8],
-        created_at=now_iso(),
-    )
-    lookup = ApiKeyHashItem(
-        accounts.key_hash_pk(digest), "KEYHASH", tenant_id=tenant_id, key_id=key_id, scopes=set(scopes)
+    item, lookup = accounts.new_key(
+        tenant_id, key_id, digest, set(scopes), name=name, prefix=plaintext[:8], created_at=now_iso()
     )
     return plaintext, item, lookup
 
@@ -65,7 +55,7 @@ def _to_api_key(item: ApiKeyItem) -> ApiKey:
 def create_tenant(name: str) -> TenantCreated:
     tenant_id = "tnt_" + uuid.uuid4().hex
     plaintext, key, lookup = _new_key(tenant_id, "default", ALL_SCOPES)
-    tenant = TenantItem(accounts.tenant_pk(tenant_id), "TENANT", name=name, created_at=now_iso())
+    tenant = accounts.new_tenant(tenant_id, name, now_iso())
     accounts.create_tenant(tenant, key, lookup)
     return TenantCreated(tenantId=tenant_id, apiKey=plaintext, scopes=ALL_SCOPES)
 

@@ -32,11 +32,6 @@ _COMPARED: tuple[tuple[str, str], ...] = tuple(
 _COMPARED_NAMES = tuple(name for name, _ in _COMPARED)
 
 
-def _comparable(value: Any) -> Any:
-    # An empty set and no set are the same to a reader (PynamoDB stores neither).
-    return None if type(value) is set and not value else value
-
-
 def contact_state(item: ContactItem) -> tuple[Any, ...]:
     """What a reader can see of a contact, to compare: equal states mean "nothing changed"."""
     return tuple([None if type(value) is set and not value else value for value in item.values_of(_COMPARED_NAMES)])

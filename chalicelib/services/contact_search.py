@@ -68,9 +68,9 @@ class ContactFilter:
     def membership(self) -> str | None:
         """A membership partition that narrows an email-ordered listing, if a filter names one."""
         if self.tags:
-            return f"tag#{self.tags[0]}"
+            return contacts_repo.tag_membership(self.tags[0])
         if self.group_ids:
-            return f"group#{self.group_ids[0]}"
+            return contacts_repo.group_membership(self.group_ids[0])
         return None
 
     def is_empty(self) -> bool:

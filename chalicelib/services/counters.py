@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.repository import counters as repo
+from chalicelib.repository.contacts import group_membership, tag_membership
 from chalicelib.repository.models import ContactItem
 from chalicelib.schemas.contacts import ContactPage, CountedContactPage, ListQuery, SearchBody
 from chalicelib.services.contact_changes import ContactChange
@@ -28,8 +29,8 @@ def counted(item: ContactItem | None) -> Counter[str]:
     names = [ALL, f"subscription#{item.subscription}"]
     if item.status is not None:
         names.append(f"status#{item.status}")
-    names += [f"tag#{tag}" for tag in item.tags or ()]
-    names += [f"group#{group_id}" for group_id in item.group_ids or ()]
+    names += [tag_membership(tag) for tag in item.tags or ()]
+    names += [group_membership(group_id) for group_id in item.group_ids or ()]
     return Counter(names)
 
 
@@ -66,8 +67,8 @@ def counter_for(
         return None
     named = [f"status#{status}" if status is not None else None]
     named.append(f"subscription#{subscription}" if subscription is not None else None)
-    named += [f"tag#{tag}" for tag in dict.fromkeys(tags)]
-    named += [f"group#{group_id}" for group_id in dict.fromkeys(group_ids)]
+    named += [tag_membership(tag) for tag in dict.fromkeys(tags)]
+    named += [group_membership(group_id) for group_id in dict.fromkeys(group_ids)]
     present = [name for name in named if name is not None]
     if not present:
         return ALL
@@ -82,7 +83,7 @@ def total_for(tenant_id: str, **filters: Any) -> int | None:
 
 def member_count(tenant_id: str, group_id: str) -> int:
     """Members of a group that are not archived (follows the stream, like totals)."""
-    return repo.get_count(tenant_id, f"group#{group_id}")
+    return repo.get_count(tenant_id, group_membership(group_id))
 
 
 def with_total(tenant_id: str, page: ContactPage, asked: ListQuery | SearchBody) -> CountedContactPage:

@@ -10,8 +10,8 @@ from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.repository import bulk as bulk_repo
 from chalicelib.repository import groups as repo
-from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.batch import BatchIncomplete, Deadline
+from chalicelib.repository.contacts import group_membership
 from chalicelib.repository.models import ContactItem, GroupItem
 from chalicelib.schemas.common import Deleted
 from chalicelib.schemas.groups import (
@@ -60,10 +60,9 @@ def _load(principal: Principal, group_id: str) -> GroupItem:
 def create_group(principal: Principal, body: GroupCreate) -> Group:
     now = now_iso()
     group_id = new_group_id()
-    item = GroupItem(
-        tenant_pk(principal.tenant_id),
-        repo.group_sk(group_id),
-        group_id=group_id,
+    item = repo.new_group(
+        principal.tenant_id,
+        group_id,
         name=body.name,
         double_opt_in=body.doubleOptIn,
         confirm_redirect_url=body.confirmRedirectUrl,
@@ -168,7 +167,7 @@ def _strip(
 
 def _detach_all(principal: Principal, group_id: str, deadline: Deadline) -> tuple[int, set[str]]:
     """Remove every member; index entries no contact backs any more are deleted too (best effort: harmless)."""
-    membership = f"group#{group_id}"
+    membership = group_membership(group_id)
     emails = bulk_repo.member_emails(principal.tenant_id, membership)
     contacts = _load_contacts(principal, emails, deadline)
     detached, failed = _strip(principal, group_id, contacts, deadline)

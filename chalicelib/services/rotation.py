@@ -22,6 +22,7 @@ from chalicelib.repository import rotation as repo
 from chalicelib.repository import tag_catalog
 from chalicelib.repository.batch import Deadline
 from chalicelib.repository.bulk import ContactChange
+from chalicelib.repository.contacts import tag_membership
 from chalicelib.repository.models import ContactItem, TagRotationRuleItem
 from chalicelib.schemas.common import MAX_TAGS, Deleted
 from chalicelib.schemas.rotation import RotationResult, TagRotationCreate, TagRotationList, TagRotationRule
@@ -162,14 +163,14 @@ def run(rule: TagRotationRuleItem, deadline: Deadline, today: date | None = None
     source = find_source(tenant_id, prefix, pointer)
     candidates: set[str] = set()
     if source is not None:
-        carriers = set(bulk_repo.member_emails(tenant_id, f"tag#{source}"))
-        pointed = set(bulk_repo.member_emails(tenant_id, f"tag#{pointer}"))
+        carriers = set(bulk_repo.member_emails(tenant_id, tag_membership(source)))
+        pointed = set(bulk_repo.member_emails(tenant_id, tag_membership(pointer)))
         candidates |= carriers ^ pointed  # members of both are right already
     expired: list[str] = []
     if rule.expire_after_days:
         expired = expired_tags(tenant_id, prefix, int(rule.expire_after_days), today, source)
         for tag in expired:
-            candidates |= set(bulk_repo.member_emails(tenant_id, f"tag#{tag}"))
+            candidates |= set(bulk_repo.member_emails(tenant_id, tag_membership(tag)))
     # The index may hold stale entries; the contacts themselves decide.
     contacts = bulk_repo.load_contacts(tenant_id, candidates, deadline)
     plan = _plan(contacts, source, pointer, set(expired), now_iso())

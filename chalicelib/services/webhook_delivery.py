@@ -30,6 +30,7 @@ from chalicelib import observability
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
+from chalicelib.repository.batch import Deadline
 from chalicelib.repository.models import DeliveryItem, WebhookItem
 from chalicelib.schemas.events import (
     AnyEvent,
@@ -94,14 +95,6 @@ def matches(endpoint: WebhookItem, event: AnyEvent) -> bool:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-@dataclass
-class Deadline:
-    remaining: Callable[[], float] | None = None
-
-    def near(self) -> bool:
-        return self.remaining is not None and self.remaining() < DEADLINE_RESERVE_SECONDS
 
 
 @dataclass
@@ -352,7 +345,7 @@ def _consume_events(message: EventBatchMessage, endpoints: _Endpoints, outbox: O
 def deliver_webhooks(bodies: Sequence[str], context: Any = None) -> None:
     """Handle the bodies of one SQS batch; never raises (see the module's docstring)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    deadline = Deadline((lambda: remaining() / 1000) if remaining else None)
+    deadline = Deadline((lambda: remaining() / 1000) if remaining else None, reserve=DEADLINE_RESERVE_SECONDS)
     outbox = Outbox()
     endpoints = _Endpoints()
     for body in bodies:

@@ -9,7 +9,6 @@ from chalicelib import errors
 from chalicelib.clock import now_iso
 from chalicelib.repository import queues
 from chalicelib.repository import webhooks as repo
-from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.models import DeliveryItem, WebhookItem
 from chalicelib.schemas.events import DeliveryMessage
 from chalicelib.schemas.webhooks import (
@@ -86,10 +85,9 @@ def create_webhook(principal: Principal, body: WebhookCreate) -> WebhookCreated:
         )
     now = now_iso()
     webhook_id = "wh_" + secrets.token_hex(12)
-    item = WebhookItem(
-        tenant_pk(principal.tenant_id),
-        repo.webhook_sk(webhook_id),
-        webhook_id=webhook_id,
+    item = repo.new_webhook(
+        principal.tenant_id,
+        webhook_id,
         url=body.url,
         events=set(body.events),
         description=body.description,
