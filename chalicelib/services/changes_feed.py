@@ -23,7 +23,7 @@ from chalicelib.schemas.changes_feed import ChangeKind, ChangesPage, ChangesQuer
 from chalicelib.schemas.contacts import Contact
 from chalicelib.services import cursors
 from chalicelib.services.auth import Principal
-from chalicelib.services.contact_changes import ContactChange
+from chalicelib.services.contact_changes import ContactChange, Refused
 from chalicelib.services.contact_writes import to_contact
 from chalicelib.settings import settings
 
@@ -83,7 +83,7 @@ def _entry(change: ContactChange, moved: bool) -> tuple[str, str, str | None, Ch
     return (change.tenant_id, contact.id, contact.externalId, kind, contact.model_dump_json())
 
 
-def apply_changes(changes: Sequence[ContactChange]) -> None:
+def apply_changes(changes: Sequence[ContactChange]) -> list[Refused]:
     """The relay's entry point: one feed entry per change of the batch, in stream order.
 
     A removed item whose contact still exists (its `id#` pointer) was moved by an email
@@ -93,9 +93,14 @@ def apply_changes(changes: Sequence[ContactChange]) -> None:
     removed = {(c.tenant_id, c.old.contact_id) for c in changes if c.new is None and c.old is not None}
     still_there = repo.existing_contact_ids(removed) if removed else set()
     pending = []
+    refused: list[Refused] = []
     for change in changes:
         moved = change.old is not None and (change.tenant_id, change.old.contact_id) in still_there
-        entry = _entry(change, moved)
+        try:
+            entry = _entry(change, moved)
+        except ValueError as error:  # a stored contact that cannot be rendered: parked, never blocks the shard
+            refused.append(Refused(change, f"{type(error).__name__}: {error}"))
+            continue
         if entry is not None:
             pending.append((entry, change.sequence_number.zfill(SEQUENCE_WIDTH)))
     while pending:
@@ -118,9 +123,10 @@ def apply_changes(changes: Sequence[ContactChange]) -> None:
         repo.put_entries(items)
         limit = _settle() / 2
         if limit <= timedelta(0) or _now() - started <= limit:
-            return
+            return refused
         # The write took so long that a reader may already have passed `stamp`: write the same
         # entries again at a position no reader can have passed yet.
+    return refused
 
 
 # Reading (the route)

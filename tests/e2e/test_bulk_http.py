@@ -54,7 +54,10 @@ def test_nightly_sync_updates_4800_creates_200_and_leaves_unsent_fields_alone(ac
         "errors": [],
     }
 
-    synced = all_contacts(acme, "&tag=crm-sync:2026-05-14")
+    # A filtered listing reads the index that follows the change stream: it catches up within seconds.
+    synced = eventually(
+        lambda: all_contacts(acme, "&tag=crm-sync:2026-05-14"), lambda found: len(found) == EXISTING + NEW
+    )
     assert len(synced) == EXISTING + NEW
     by_email = {c["email"]: c for c in synced}
     old, new = by_email["crm00007@nightly.example.com"], by_email[f"crm{EXISTING + 3:05d}@nightly.example.com"]

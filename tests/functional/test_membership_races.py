@@ -15,6 +15,7 @@ from chalicelib.services import groups
 from chalicelib.services.auth import Principal
 from tests.functional.conftest import Caller
 from tests.functional.dynamo import counting, hooked
+from tests.functional.stream import pump_relay
 
 
 def principal(caller: Caller) -> Principal:
@@ -37,6 +38,7 @@ def members(caller: Caller, group_id: str) -> list[str]:
 
 
 def count(caller: Caller, group_id: str) -> int:
+    pump_relay()  # memberCount follows the change stream (docs/counters.md)
     return int(caller.get(f"/api/groups/{group_id}").json_body["memberCount"])
 
 
