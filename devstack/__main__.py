@@ -56,6 +56,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="PORT",
         help="serve the fault switches (SQS refusing, the relay dying mid-batch) on this port; see devstack/faults.py",
     )
+    parser.add_argument(
+        "--api-timeout",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="the API function's time limit (default: the stage's lambda_timeout, 29 s as on API Gateway)",
+    )
     return parser.parse_args(argv)
 
 
@@ -106,14 +113,15 @@ def _publish_widget(api_url: str, aws_url: str, group_id: str) -> dict[str, str]
     return {"widget": base + published.stable_key, "demo": base + (published.demo_key or "")}
 
 
-def _serve_api(host: str, port: int) -> Any:
+def _serve_api(host: str, port: int, api_timeout: int | None = None) -> Any:
     from chalice.cli.factory import CLIFactory
     from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
     from devstack.gateway import GatewayHTTPServer, GatewayRequestHandler
 
     factory = CLIFactory(project_dir=str(ROOT))
-    config = factory.create_config_obj(chalice_stage_name=STAGE)
+    overrides = {"lambda_timeout": api_timeout} if api_timeout else None
+    config = factory.create_config_obj(chalice_stage_name=STAGE, user_provided_params=overrides)
     app = config.chalice_app
     # As `chalice local` does: a thread-local current_request for the threaded server.
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
@@ -207,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         faults.install()
         faults.serve(args.host, args.fault_port)
         faults_url = f"http://{args.host}:{args.fault_port}/faults"
-    api_server = _serve_api(args.host, args.port)
+    api_server = _serve_api(args.host, args.port, args.api_timeout)
     workers = [_start_relay(), *_start_workers(event_consumer=not args.no_event_consumer)]
     if moto_server is not None:
         from devstack.mailbox import MailWatcher

@@ -24,6 +24,7 @@ import requests
 
 from chalicelib.schemas.events import ParkedStreamRecord
 from chalicelib.settings import settings
+from tests.conftest import E2E_STACK_ARGS
 from tests.receiver import Receiver
 from tests.stack import HttpCaller, Stack, create_tenant, free_port, start_stack
 
@@ -36,7 +37,7 @@ ROWS = int(os.environ.get("CAPTURE_ROWS", "10000"))
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Stack]:
-    running = start_stack(args=["--fault-port", str(free_port()), "--count-calls"])
+    running = start_stack(args=["--fault-port", str(free_port()), "--count-calls", *E2E_STACK_ARGS])
     yield running
     running.stop()
 
