@@ -99,7 +99,7 @@ class HttpCaller:
         self.session.headers["X-Api-Key"] = key
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        kw.setdefault("timeout", 30)
+        kw.setdefault("timeout", 150)  # beyond the e2e stack's 120 s API limit (tests/conftest.py)
         return self.session.request(method, self.base + path, **kw)
 
     def get(self, path: str, **kw: Any) -> requests.Response:
