@@ -162,15 +162,19 @@ def _start_workers(event_consumer: bool = True) -> list[Any]:
     return [*workers, import_worker.start()]
 
 
-def _start_relay() -> Any:
+def _start_relay(embedded_aws: bool) -> Any:
     """The contacts table's stream, pumped into the relay with Lambda's event shape (moto cannot invoke Lambda)."""
     import boto3
 
     import app as app_module
     from chalicelib.settings import settings
-    from devstack.streams import StreamPump, StreamReader
+    from devstack.streams import EmbeddedStreamReader, StreamPump, StreamReader
 
-    reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"), settings.contacts_table)
+    reader: StreamReader | EmbeddedStreamReader
+    if embedded_aws:
+        reader = EmbeddedStreamReader(boto3.client("dynamodb"), settings.contacts_table)
+    else:
+        reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"), settings.contacts_table)
     pump = StreamPump(
         reader, app_module.relay_contact_changes, function_name="relay_contact_changes", region=settings.region
     )
@@ -218,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         faults.serve(args.host, args.fault_port)
         faults_url = f"http://{args.host}:{args.fault_port}/faults"
     api_server = _serve_api(args.host, args.port, args.api_timeout)
-    workers = [_start_relay(), *_start_workers(event_consumer=not args.no_event_consumer)]
+    workers = [
+        _start_relay(embedded_aws=moto_server is not None),
+        *_start_workers(event_consumer=not args.no_event_consumer),
+    ]
     if moto_server is not None:
         from devstack.mailbox import MailWatcher
 

@@ -81,8 +81,11 @@ def relay_records(records: Sequence[dict[str, Any]]) -> RelayResult:
             continue
         changes.append(change)
         by_event_id[change.event_id] = record
+    seconds_by_consumer: dict[str, float] = {}
     for name, consumer in CONSUMERS:
+        consumer_started = time.monotonic()
         refused = list(consumer(changes) or ())
+        seconds_by_consumer[name] = round(time.monotonic() - consumer_started, 3)
         for item in refused:
             log.error("consumer %s refused stream record %s: %s", name, item.change.event_id, item.reason)
             parked.append(_parked(by_event_id[item.change.event_id], name, item.reason))
@@ -90,7 +93,13 @@ def relay_records(records: Sequence[dict[str, Any]]) -> RelayResult:
         # Raises when SQS refuses: the batch is retried, and the consumers' work is idempotent.
         queues.send(settings.stream_parked_queue, [queues.OutgoingMessage(p.model_dump_json()) for p in parked])
     result = RelayResult(len(records), len(changes), len(parked), time.monotonic() - started)
-    log.info("relayed %d stream records (%d parked) in %.3f s", result.records, result.parked, result.seconds)
+    log.info(
+        "relayed %d stream records (%d parked) in %.3f s %s",
+        result.records,
+        result.parked,
+        result.seconds,
+        seconds_by_consumer,
+    )
     return result
 
 

@@ -25,6 +25,9 @@ def all_contacts(caller: HttpCaller, query: str = "") -> list[dict[str, Any]]:
             return found
 
 
+# The stream consumers behind totals and the search index process ~10,000 records here; on the local
+# stack they share one process (and its GIL) with the embedded AWS, about 100 s on a 2-core machine.
+@pytest.mark.timeout(600)
 def test_nightly_sync_updates_4800_creates_200_and_leaves_unsent_fields_alone(acme: HttpCaller) -> None:
     group = acme.post("/api/groups", json={"name": "CRM"}).json()
     seed = [
@@ -65,9 +68,9 @@ def test_nightly_sync_updates_4800_creates_200_and_leaves_unsent_fields_alone(ac
     assert (old["firstName"], old["phone"], old["company"], old["status"]) == ("F7", "+10000007", "Acme", "customer")
     assert old["tags"] == ["crm-sync:2026-05-14", "seed"]
     assert (new["firstName"], new["source"], new["groupIds"]) == (None, "bulk", [group["id"]])
-    # memberCount follows the change stream: it catches up within seconds of the write.
+    # memberCount follows the change stream (counters): it catches up once the relay has read the ~10,000 records.
     member_count = eventually(
-        lambda: acme.get(f"/api/groups/{group['id']}").json()["memberCount"], lambda n: n == EXISTING + NEW, 120
+        lambda: acme.get(f"/api/groups/{group['id']}").json()["memberCount"], lambda n: n == EXISTING + NEW, 300
     )
     assert member_count == EXISTING + NEW
     assert acme.get(f"/api/contacts/{new['id']}").status_code == 200
