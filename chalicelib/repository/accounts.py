@@ -69,3 +69,9 @@ def revoke_key(key: ApiKeyItem) -> None:
     with TransactWrite(connection=_connection()) as tx:
         tx.save(key)
         tx.delete(ApiKeyHashItem(key_hash_pk(key.key_hash), "KEYHASH"))
+
+
+def tenant_ids() -> list[str]:
+    """Every tenant's id (a Scan of the meta table: operator commands only, never a request path)."""
+    prefix = tenant_pk("")
+    return sorted(item.pk[len(prefix) :] for item in TenantItem.scan(TenantItem.sk == "TENANT"))

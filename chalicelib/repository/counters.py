@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.repository.aws import client
-from chalicelib.repository.batch import batch_get
+from chalicelib.repository.batch import batch_get, batch_write
 from chalicelib.repository.models import CounterItem
 
 APPLIED_SK = "APPLIED"
@@ -134,3 +134,31 @@ def get_count(tenant_id: str, name: str) -> int:
     except CounterItem.DoesNotExist:
         return 0
     return int(item.total or 0)
+
+
+def counter_names(tenant_id: str) -> list[str]:
+    """Every counter stored for a tenant (one Query of its counters partition)."""
+    request: dict[str, Any] = {
+        "TableName": CounterItem.Meta.table_name,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": counters_pk(tenant_id)}},
+        "ProjectionExpression": "sk",
+        "ConsistentRead": True,
+    }
+    names: list[str] = []
+    for page in client("dynamodb").get_paginator("query").paginate(**request):
+        names += [raw["sk"]["S"] for raw in page["Items"]]
+    return names
+
+
+def replace_counts(tenant_id: str, counts: Mapping[str, int]) -> None:
+    """Set a tenant's counters to exactly `counts`; every other counter it has is set to 0 (the backfill)."""
+    table = CounterItem.Meta.table_name
+    values = {name: 0 for name in counter_names(tenant_id)} | dict(counts)
+    batch_write(
+        (
+            table,
+            {"PutRequest": {"Item": {"pk": {"S": counters_pk(tenant_id)}, "sk": {"S": name}, "count": {"N": str(n)}}}},
+        )
+        for name, n in sorted(values.items())
+    )
