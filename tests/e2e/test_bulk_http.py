@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import own_stack
 from tests.e2e.test_activity_rotation_http import eventually
-from tests.stack import HttpCaller
+from tests.stack import HttpCaller, Stack, create_tenant
 
 pytestmark = pytest.mark.e2e
 
 EXISTING, NEW = 4_800, 200
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """Its own stack: the nightly sync leaves the relay ~10,000 stream records (see own_stack)."""
+    yield from own_stack()
+
+
+@pytest.fixture(scope="module")
+def acme(stack: Stack) -> HttpCaller:
+    return HttpCaller(stack.api, create_tenant(stack, "Acme")["apiKey"])
+
+
+@pytest.fixture(scope="module")
+def globex(stack: Stack) -> HttpCaller:
+    return HttpCaller(stack.api, create_tenant(stack, "Globex")["apiKey"])
 
 
 def all_contacts(caller: HttpCaller, query: str = "") -> list[dict[str, Any]]:

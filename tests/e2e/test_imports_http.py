@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.e2e.conftest import own_stack
 from tests.import_files import COLUMNS, IMPORT_TAG, FileServer, NastyCsv
 from tests.stack import ROOT, HttpCaller, Stack, create_tenant
 
@@ -24,6 +25,12 @@ CHUNK_ROWS = int(os.environ["IMPORT_CHUNK_ROWS"])
 # The issue asks for 50,000 rows; a loaded machine may run fewer (E2E_IMPORT_ROWS=5000 IMPORT_CHUNK_ROWS=500):
 # still 10 or more chunks, the same checks.
 ROWS = int(os.environ.get("E2E_IMPORT_ROWS", "50000"))
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """Its own stack: 50,000 imported rows are 50,000 stream records for the relay (see own_stack)."""
+    yield from own_stack()
 
 
 @pytest.fixture(scope="module")
