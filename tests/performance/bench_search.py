@@ -104,6 +104,7 @@ def seed(tenant_id: str, count: int) -> float:
             contact_id=str(uuid.uuid4()),
             first_name=f"First{i % 5000}",
             last_name="Needleman" if needle else f"Last{i % 7919}",
+            status="customer" if needle and (i // every) % 2 == 0 else None,
             company=companies[i % 8],
             source="bulk",
             subscription="confirmed",
@@ -118,6 +119,46 @@ def seed(tenant_id: str, count: int) -> float:
         for item in spec.items().values() if spec else ():
             put(memberships, item)
     return time.perf_counter() - started
+
+
+def needle_emails(count: int, *, customers_only: bool = False) -> list[str]:
+    """The emails of the "Needleman" contacts `seed` spreads over a tenant of `count` (half are customers)."""
+    every = max(1, count // NEEDLES)
+    needles = [i for i in range(count) if i % every == every // 2 and i // every < NEEDLES]
+    return sorted(seeded_email(i) for i in needles if not customers_only or (i // every) % 2 == 0)
+
+
+def completeness(caller: HttpCaller, count: int) -> dict[str, Any]:
+    """Walk the cursor of searches whose matches are spread over the whole tenant: each match exactly once."""
+    results: dict[str, Any] = {}
+    for name, body, expected in (
+        ("needleman", {"query": "needleman"}, needle_emails(count)),
+        (
+            "needlemanCustomers",
+            {"query": "needle", "filters": {"status": "customer"}},
+            needle_emails(count, customers_only=True),
+        ),
+    ):
+        found: list[str] = []
+        cursor = None
+        pages = 0
+        started = time.perf_counter()
+        while True:
+            answer = caller.post("/api/contacts/search", json={**body, "limit": 3, "cursor": cursor})
+            answer.raise_for_status()
+            pages += 1
+            found += [c["email"] for c in answer.json()["data"]]
+            cursor = answer.json()["nextCursor"]
+            if cursor is None:
+                break
+        results[name] = {
+            "expected": len(expected),
+            "found": len(found),
+            "exactlyOnceEach": sorted(found) == expected,
+            "pages": pages,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    return results
 
 
 def seeded_email(i: int) -> str:
@@ -200,10 +241,12 @@ class IndexWrites:
         Table.put_item = counted(Table.put_item)  # type: ignore[method-assign]
         Table.delete_item = counted(Table.delete_item)  # type: ignore[method-assign]
 
-    def settled(self, quiet_seconds: float = 3.0, at_most: float = 900.0) -> int:
-        """Wait until nothing was written for `quiet_seconds` (the relay caught up); answer the count."""
+    def settled(self, at_least: int = 0, quiet_seconds: float = 3.0, at_most: float = 900.0) -> int:
+        """Wait until `at_least` items were written and then nothing for `quiet_seconds`; answer the count."""
         started = time.perf_counter()
-        while time.perf_counter() - self.last_at < quiet_seconds and time.perf_counter() - started < at_most:
+        while time.perf_counter() - started < at_most and (
+            self.count < at_least or time.perf_counter() - self.last_at < quiet_seconds
+        ):
             time.sleep(0.2)
         return self.count
 
@@ -238,15 +281,15 @@ def write_amplification(caller: HttpCaller, writes: IndexWrites) -> dict[str, An
         ).json()["id"]
         for i in range(n)
     ]
-    per_create = (writes.settled() - before) / n
+    per_create = (writes.settled(before + n) - before) / n
     before = writes.count
     for contact_id in ids:
         caller.patch(f"/api/contacts/{contact_id}", json={"status": "customer"})
-    per_update = (writes.settled() - before) / n
+    per_update = (writes.settled(before + n) - before) / n
     before = writes.count
     for i, contact_id in enumerate(ids):
         caller.patch(f"/api/contacts/{contact_id}", json={"lastName": f"Renamed{i}"})
-    per_rename = (writes.settled() - before) / n
+    per_rename = (writes.settled(before + n) - before) / n
     return {
         "indexItemsPerCreate": per_create,
         "indexItemsPerUpdate": per_update,
@@ -264,12 +307,12 @@ def bulk_with_relay(caller: HttpCaller, writes: IndexWrites) -> dict[str, Any]:
     rows = [
         {"email": f"bulk{i:05}@bulk.example", "firstName": f"Bulk{i}", "company": "Bulk Co"} for i in range(BULK_ROWS)
     ]
-    writes.settled()
+    before = writes.settled()
     started = time.perf_counter()
     answer = caller.post("/api/contacts/bulk", json={"contacts": rows}, timeout=600)
     answer.raise_for_status()
     bulk_seconds = time.perf_counter() - started
-    writes.settled()
+    writes.settled(before + BULK_ROWS)  # at least one index item per new row, then quiet
     caught_up = writes.last_at - started
     return {
         "rows": BULK_ROWS,
@@ -340,6 +383,8 @@ def main() -> int:
             "byEmail": walk(callers["big"], "/api/contacts?limit=100"),
             "byCreatedAt": walk(callers["big"], "/api/contacts?limit=100&sort=createdAt"),
         }
+        progress("completenessBig", summary)
+        summary["completenessBig"] = completeness(callers["big"], BIG)
         progress("indexLag", summary)
         summary["indexLag"] = index_lag(callers["small"])
         progress("writeAmplification", summary)
