@@ -10,14 +10,19 @@ from tests.conftest import E2E_STACK_ARGS
 from tests.stack import HttpCaller, Stack, create_tenant, start_stack
 
 
+def tenant_caller(stack: Stack, name: str) -> HttpCaller:
+    """A new tenant on `stack`, as a caller holding its first key."""
+    return HttpCaller(stack.api, create_tenant(stack, name)["apiKey"])
+
+
 @pytest.fixture(scope="session")
 def acme(stack: Stack) -> HttpCaller:
-    return HttpCaller(stack.api, create_tenant(stack, "Acme")["apiKey"])
+    return tenant_caller(stack, "Acme")
 
 
 @pytest.fixture(scope="session")
 def globex(stack: Stack) -> HttpCaller:
-    return HttpCaller(stack.api, create_tenant(stack, "Globex")["apiKey"])
+    return tenant_caller(stack, "Globex")
 
 
 def own_stack() -> Iterator[Stack]:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import own_stack
+from tests.e2e.conftest import own_stack, tenant_caller
 from tests.e2e.test_activity_rotation_http import eventually
-from tests.stack import HttpCaller, Stack, create_tenant
+from tests.stack import HttpCaller, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -24,12 +24,12 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def acme(stack: Stack) -> HttpCaller:
-    return HttpCaller(stack.api, create_tenant(stack, "Acme")["apiKey"])
+    return tenant_caller(stack, "Acme")
 
 
 @pytest.fixture(scope="module")
 def globex(stack: Stack) -> HttpCaller:
-    return HttpCaller(stack.api, create_tenant(stack, "Globex")["apiKey"])
+    return tenant_caller(stack, "Globex")
 
 
 def all_contacts(caller: HttpCaller, query: str = "") -> list[dict[str, Any]]:
