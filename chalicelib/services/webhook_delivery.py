@@ -86,6 +86,11 @@ def delivery_id_for(event_id: str, webhook_id: str) -> str:
 def matches(endpoint: WebhookItem, event: AnyEvent) -> bool:
     if not endpoint.active:
         return False
+    # An endpoint hears what happens once it exists, not a backlog the relay is still working through. DynamoDB
+    # Streams stamps commits to the whole second, so the comparison is by second: an event from the second the
+    # endpoint was created is delivered.
+    if event.createdAt[:19] < endpoint.created_at[:19]:
+        return False
     wanted: set[str] = endpoint.events or set()
     if "*" not in wanted and event.type not in wanted:
         return False

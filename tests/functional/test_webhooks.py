@@ -217,6 +217,16 @@ def test_event_filters_and_inactive_endpoints(acme, client, receiver):
     assert [(r.path, r.json()["type"]) for r in receiver.received] == [("/created", "contact.created")]
 
 
+def test_an_endpoint_hears_only_what_happens_after_it_is_created(acme, client, receiver):
+    acme.post("/api/contacts", {"email": "before@example.com"})  # committed, still in the relay's backlog
+    time.sleep(1.05)  # stream commit times are whole seconds: the endpoint must be a later second
+    register(acme, receiver.url())
+    acme.post("/api/contacts", {"email": "after@example.com"})
+    run_deliveries(client, until=lambda: len(receiver.received) >= 1)
+    run_deliveries(client)
+    assert [r.json()["data"]["contact"]["email"] for r in receiver.received] == ["after@example.com"]
+
+
 def test_no_event_reaches_another_tenants_endpoint(acme, globex, client, receiver):
     register(acme, receiver.url("/acme"))
     register(globex, receiver.url("/globex"))
