@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, CloudWatchEvent, DynamoDBEvent, Rate, Request, Response, SQSEvent
 
@@ -34,7 +34,6 @@ from chalicelib.services import (
     webhooks,
 )
 from chalicelib.services import subscribe as signup
-from chalicelib.services.auth import Principal
 from chalicelib.settings import settings
 from chalicelib.web import (
     Api,
@@ -48,6 +47,9 @@ from chalicelib.web import (
     render,
     time_left,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.services.auth import Principal
 
 app = Chalice(app_name="contacts-api")
 app.register_middleware(observability.log_invocations)  # outermost: sees the final status of every call

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chalice.app import Response
 
 from chalicelib import errors
 from chalicelib.openapi import Answer, answers
-from chalicelib.services.subscribe import Confirmed
+
+if TYPE_CHECKING:
+    from chalicelib.services.subscribe import Confirmed
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
