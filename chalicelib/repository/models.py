@@ -297,6 +297,9 @@ class TagRotationRuleItem(_MetaTableItem):
     expire_after_days = NumberAttribute(null=True, attr_name="expireAfterDays")
     created_at = UnicodeAttribute(attr_name="createdAt")
     last_run_at = UnicodeAttribute(null=True, attr_name="lastRunAt")
+    # The last run stopped before writing every change (its deadline): memberships it wrote may name
+    # contacts it never wrote, so the next run checks every member of both tags.
+    unfinished = BooleanAttribute(null=True)
 
 
 class ImportItem(_MetaTableItem):

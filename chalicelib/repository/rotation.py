@@ -39,6 +39,7 @@ def delete_rule(rule: TagRotationRuleItem) -> None:
     rule.delete()
 
 
-def mark_run(rule: TagRotationRuleItem, at: str) -> None:
-    """Record when the rule last ran, unless it was deleted meanwhile."""
-    update_if(rule, [TagRotationRuleItem.last_run_at.set(at)], TagRotationRuleItem.pk.exists())
+def mark_run(rule: TagRotationRuleItem, at: str, *, unfinished: bool) -> None:
+    """Record when the rule last ran and whether it wrote every change, unless it was deleted meanwhile."""
+    finished = TagRotationRuleItem.unfinished.set(True) if unfinished else TagRotationRuleItem.unfinished.remove()
+    update_if(rule, [TagRotationRuleItem.last_run_at.set(at), finished], TagRotationRuleItem.pk.exists())

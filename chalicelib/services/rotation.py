@@ -165,7 +165,9 @@ def run(rule: TagRotationRuleItem, deadline: Deadline, today: date | None = None
     if source is not None:
         carriers = set(bulk_repo.member_emails(tenant_id, tag_membership(source)))
         pointed = set(bulk_repo.member_emails(tenant_id, tag_membership(pointer)))
-        candidates |= carriers ^ pointed  # members of both are right already
+        # Members of both are right already, unless the last run stopped part-way: it wrote memberships
+        # before contacts, so the index may name contacts it never wrote. Then only the contacts can tell.
+        candidates |= (carriers | pointed) if rule.unfinished else (carriers ^ pointed)
     expired: list[str] = []
     if rule.expire_after_days:
         expired = expired_tags(tenant_id, prefix, int(rule.expire_after_days), today, source)
@@ -178,7 +180,7 @@ def run(rule: TagRotationRuleItem, deadline: Deadline, today: date | None = None
     unwritten = {tag for email in failed for tag in contacts[email].tags or ()}
     for tag in set(expired) - unwritten:
         tag_catalog.forget(tenant_id, tag)  # emptied: the catalog need not list it any longer
-    repo.mark_run(rule, now_iso())
+    repo.mark_run(rule, now_iso(), unfinished=bool(failed))
     if failed:
         log.warning("rotation %s of %s left %d contacts unwritten", rule.rule_id, tenant_id, len(failed))
     return RotationResult(sourceTag=source, added=len(plan.added - failed), removed=len(plan.removed - failed))

@@ -235,6 +235,26 @@ def test_a_tenant_with_thousands_of_tagged_contacts_rotates_without_scanning(acm
     assert emails_tagged(acme, "crm-sync:current") == today
 
 
+def test_a_run_cut_short_by_its_deadline_is_finished_by_the_next(acme):
+    batch = [f"d{i:04d}@example.com" for i in range(300)]
+    import_batch(acme, batch, "crm-sync:2026-05-14")
+    rule = acme.post("/api/tag-rotations", RULE).json_body
+    item = rotation_repo.get_rule(acme.tenant_id, rule["id"])
+    assert item is not None
+    # Time runs out after 18 deadline checks: the contacts' reads (3) and memberships' writes (12) come first,
+    # so it falls among the contacts' writes, after the memberships naming all 300 were written.
+    checks = iter(range(1_000_000))
+    running_out = Deadline(lambda: 60.0 if next(checks) < 18 else 0.0)
+
+    first = rotation.run(item, running_out)
+    assert 0 < first.added < 300  # stopped part-way and says so: only what was written counts
+    assert len(emails_tagged(acme, "crm-sync:current")) == first.added
+
+    second = rotation.run(item, Deadline())
+    assert first.added + second.added == 300 and second.removed == 0
+    assert emails_tagged(acme, "crm-sync:current") == batch
+
+
 def test_the_hourly_schedule_runs_every_rule_of_every_tenant(acme, globex, client):
     import_batch(acme, ["a1@example.com", "a2@example.com"], "crm-sync:2026-05-14")
     import_batch(globex, ["g1@example.com"], "batch/2026-05-14")
