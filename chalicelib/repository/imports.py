@@ -22,6 +22,7 @@ from chalicelib.repository.aws import client
 from chalicelib.repository.batch import Deadline, batch_write
 from chalicelib.repository.conditional import update_if
 from chalicelib.repository.models import ImportErrorItem, ImportItem
+from chalicelib.repository.paging import page_of
 from chalicelib.settings import settings
 
 log = logging.getLogger(__name__)
@@ -79,20 +80,7 @@ def get(tenant_id: str, import_id: str) -> ImportItem | None:
 def page(tenant_id: str, limit: int, after_sk: str | None) -> tuple[list[ImportItem], str | None]:
     """Up to `limit` imports, newest first, and the sort key to continue after (or None)."""
     pk = tenant_pk(tenant_id)
-    start: dict[str, Any] | None = {"pk": {"S": pk}, "sk": {"S": after_sk}} if after_sk else None
-    query = ImportItem.query(
-        pk,
-        ImportItem.sk.startswith(IMPORT_PREFIX),
-        scan_index_forward=False,
-        consistent_read=True,
-        limit=limit + 1,
-        last_evaluated_key=start,
-        page_size=limit + 1,
-    )
-    found = list(query)
-    if len(found) > limit:
-        return found[:limit], found[limit - 1].sk
-    return found, None
+    return page_of(ImportItem, pk, IMPORT_PREFIX, limit, after_sk, newest_first=True)
 
 
 def _update(item: ImportItem, actions: list[Action], condition: Condition) -> bool:
@@ -154,19 +142,7 @@ def page_errors(
     tenant_id: str, import_id: str, limit: int, after_sk: str | None
 ) -> tuple[list[ImportErrorItem], str | None]:
     pk = errors_pk(tenant_id, import_id)
-    start: dict[str, Any] | None = {"pk": {"S": pk}, "sk": {"S": after_sk}} if after_sk else None
-    query = ImportErrorItem.query(
-        pk,
-        ImportErrorItem.sk.startswith(ERROR_PREFIX),
-        consistent_read=True,
-        limit=limit + 1,
-        last_evaluated_key=start,
-        page_size=limit + 1,
-    )
-    found = list(query)
-    if len(found) > limit:
-        return found[:limit], found[limit - 1].sk
-    return found, None
+    return page_of(ImportErrorItem, pk, ERROR_PREFIX, limit, after_sk)
 
 
 # Files in S3

@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.repository.accounts import tenant_pk
 from chalicelib.repository.conditional import save_if
 from chalicelib.repository.models import DeliveryItem, WebhookItem
+from chalicelib.repository.paging import page_of
 
 WEBHOOK_PREFIX = "WEBHOOK#"
 DELIVERY_PREFIX = "DELIVERY#"
@@ -70,17 +71,4 @@ def page_deliveries(
 ) -> tuple[list[DeliveryItem], str | None]:
     """Up to `limit` deliveries of one endpoint, newest first, and the sort key to continue after (or None)."""
     pk = deliveries_pk(tenant_id, webhook_id)
-    start: dict[str, Any] | None = {"pk": {"S": pk}, "sk": {"S": after_sk}} if after_sk else None
-    query = DeliveryItem.query(
-        pk,
-        DeliveryItem.sk.startswith(DELIVERY_PREFIX),
-        scan_index_forward=False,
-        consistent_read=True,
-        limit=limit + 1,
-        last_evaluated_key=start,
-        page_size=limit + 1,
-    )
-    found = list(query)
-    if len(found) > limit:
-        return found[:limit], found[limit - 1].sk
-    return found, None
+    return page_of(DeliveryItem, pk, DELIVERY_PREFIX, limit, after_sk, newest_first=True)
