@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chalicelib.repository import changes_feed as feed_repo
 from chalicelib.services import changes_feed
 from chalicelib.settings import settings
 from tests.functional.conftest import Caller
@@ -25,6 +26,13 @@ SHARDS = 4
 def clock(aws: None) -> Iterator[FakeClock]:
     with FakeClock().installed() as fake:
         yield fake
+
+
+@pytest.fixture(params=[False, True], ids=["sequential", "parallel"])
+def shard_reads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """The reader both ways: each shard's first Query one after another, or all at once on threads."""
+    monkeypatch.setattr(feed_repo, "PARALLEL_READS", request.param)
+    return bool(request.param)
 
 
 def stored_entries(tenant_id: str) -> list[dict[str, Any]]:
@@ -64,7 +72,7 @@ def test_a_tenants_entries_land_on_four_keys_and_each_contacts_on_one(
 
 
 def test_a_walk_with_small_limits_returns_every_change_once_in_position_order(
-    acme: Caller, relay: RelayPump, clock: FakeClock
+    acme: Caller, relay: RelayPump, clock: FakeClock, shard_reads: bool
 ) -> None:
     created: list[str] = []
     for round_ in range(3):  # three stamps, each batch spread over the shards
@@ -98,7 +106,7 @@ def test_a_walk_with_small_limits_returns_every_change_once_in_position_order(
 
 
 def test_a_page_stopped_by_the_examined_bound_skips_nothing_in_a_shard_read_less_far(
-    acme: Caller, clock: FakeClock
+    acme: Caller, clock: FakeClock, shard_reads: bool
 ) -> None:
     ids = create(acme, 20, "c")
     shards = {shard_key(acme.tenant_id, contact_id): contact_id for contact_id in ids}
