@@ -222,16 +222,17 @@ class ActivityItem(Model):
 
 
 class ChangeEntryItem(Model):
-    """One entry of a tenant's changes feed (tenantId, position "<changedAt>#<contactId>#<sequence>").
+    """One entry of a tenant's changes feed (pk "<tenantId>#<shard>", position "<changedAt>#<contactId>#<sequence>").
 
     Written by the feed's stream consumer; `changedAt` is when the entry was written, so the
-    position order is the order readers can rely on (docs/changes-feed.md). Kept 30 days.
+    position order is the order readers can rely on (docs/changes-feed.md). A tenant's entries
+    are spread over a few partition keys by contact (repository/changes_feed.py). Kept 30 days.
     """
 
     class Meta(_Meta):
         table_name = settings.changes_table
 
-    tenant_id = UnicodeAttribute(hash_key=True, attr_name="tenantId")
+    pk = UnicodeAttribute(hash_key=True)
     position = UnicodeAttribute(range_key=True)
     contact_id = UnicodeAttribute(attr_name="id")
     external_id = UnicodeAttribute(null=True, attr_name="externalId")

@@ -46,8 +46,9 @@ def sort_pk(tenant_id: str, field: str, shard: int) -> str:
     return f"{tenant_id}#s#{field}#{shard}"
 
 
-def shard_of(email: str) -> int:
-    return zlib.crc32(email.encode()) % SORT_SHARDS
+def shard_of(value: str, shards: int = SORT_SHARDS) -> int:
+    """A stable shard for a key (crc32, the same in every process, unlike `hash`); the changes feed uses it too."""
+    return zlib.crc32(value.encode()) % shards
 
 
 @dataclass(frozen=True)

@@ -108,10 +108,10 @@ def apply_changes(changes: Sequence[ContactChange]) -> list[Refused]:
         stamp = iso(started)
         expires_at = int((started + RETENTION + EXPIRY_MARGIN).timestamp())
         items = [
-            ChangeEntryItem(
+            repo.new_entry(
                 tenant_id,
+                contact_id,
                 f"{stamp}#{contact_id}#{sequence}",
-                contact_id=contact_id,
                 external_id=external_id,
                 change=kind,
                 changed_at=stamp,
@@ -180,7 +180,8 @@ def read_changes(principal: Principal, query: ChangesQuery) -> ChangesPage:
     kept: dict[str, ChangeEntryItem] = {}
     last: str | None = None
     complete = True
-    entries = repo.read_entries(tenant_id, after, horizon, page_size=query.limit + 1)  # one Query a page
+    # One Query per shard to start, merged by position: MAX_EXAMINED bounds the entries read from all shards together.
+    entries = repo.read_entries(tenant_id, after, horizon, page_size=query.limit + 1)
     for examined, entry in enumerate(entries, start=1):
         if entry.contact_id not in kept and len(kept) == query.limit:
             complete = False  # this entry starts the next page
@@ -191,6 +192,8 @@ def read_changes(principal: Principal, query: ChangesQuery) -> ChangesPage:
         if examined >= MAX_EXAMINED:
             complete = False
             break
-    # A complete read saw every entry before the horizon; no entry can appear there any more.
+    # A complete read saw every entry before the horizon; no entry can appear there any more. Otherwise
+    # `last` is safe in every shard: the merge hands out entries in position order, so whatever a shard
+    # holds before `last` was read, however far the other shards' Queries went.
     position = horizon if complete or last is None else last
     return ChangesPage(data=[_render(entry) for entry in kept.values()], nextCursor=_cursor(tenant_id, position))

@@ -4,10 +4,11 @@ Not a pytest test: a measurement that prints one JSON summary. It runs in-proces
 moto (mock_aws): N contacts are created by bulk upsert (one tag and one group each),
 then each gets one tag change. The stream is handed to each consumer separately
 while a botocore hook counts the DynamoDB calls and the items they write; then the
-feed is walked with limit=100 through the app (chalice.test.Client), timed.
+feed is walked with limit=100 through the app (chalice.test.Client), timed, with the
+shards' Queries made one after another and in threads (repository/changes_feed.py).
 
 Figures: items written per contact change by each consumer (write amplification),
-DynamoDB calls per change, and feed pages/s and changes/s read. moto's figures are
+DynamoDB calls per change, and feed pages/s, changes/s and DynamoDB calls per page read. moto's figures are
 not DynamoDB's: a cancelled transaction, for one, deep-copies the table in moto.
 """
 
@@ -40,12 +41,14 @@ def main() -> None:
     from chalice.test import Client
     from moto import mock_aws
 
+    from devstack import moto_query
     from devstack.atomic import make_dynamodb_writes_atomic
 
     make_dynamodb_writes_atomic()  # as on the local stack: transactions back up only the items they touch
 
     with mock_aws():
         from app import app
+        from chalicelib.repository import changes_feed as feed_repo
         from chalicelib.repository.aws import client, reset_clients
         from chalicelib.services import auth, changes_feed, counters
         from devstack.resources import create_all
@@ -100,26 +103,46 @@ def main() -> None:
                         "seconds_on_moto": round(seconds, 2),
                     }
 
-            pages = 0
-            read = 0
-            cursor = ""
-            started = time.perf_counter()
-            while True:
-                answer = test_client.http.get(f"/api/contacts/changes?limit=100{cursor}", headers=headers)
-                page = json.loads(answer.body)
-                pages += 1
-                read += len(page["data"])
-                if not page["data"]:
-                    break
-                cursor = f"&since={page['nextCursor']}"
-            seconds = time.perf_counter() - started
-            summary["feed_read"] = {
-                "pages": pages,
-                "changes": read,
-                "seconds": round(seconds, 2),
-                "pages_per_s": round(pages / seconds, 1),
-                "changes_per_s": round(read / seconds, 1),
-            }
+            def walk() -> dict[str, Any]:
+                calls.clear()
+                events.register("before-parameter-build.dynamodb", record, unique_id="bench")
+                pages = 0
+                read = 0
+                cursor = ""
+                started = time.perf_counter()
+                while True:
+                    answer = test_client.http.get(f"/api/contacts/changes?limit=100{cursor}", headers=headers)
+                    page = json.loads(answer.body)
+                    pages += 1
+                    read += len(page["data"])
+                    if not page["data"]:
+                        break
+                    cursor = f"&since={page['nextCursor']}"
+                seconds = time.perf_counter() - started
+                events.unregister("before-parameter-build.dynamodb", unique_id="bench")
+                return {
+                    "pages": pages,
+                    "changes": read,
+                    "seconds": round(seconds, 2),
+                    "pages_per_s": round(pages / seconds, 2),
+                    "changes_per_s": round(read / seconds, 1),
+                    "queries_per_page": round(calls["Query"] / pages, 2),
+                    "calls_per_page": round(sum(calls.values()) / pages, 2),
+                }
+
+            # The shards' first Queries one after another, then at once (threads), interleaved so that
+            # the machine's load weighs on both alike: on moto as it is (a Query reads the whole
+            # table, as in the figures before sharding), then with the local stack's Query patch.
+            for parallel in (False, True):
+                feed_repo.PARALLEL_READS = parallel
+                summary[f"feed_read.moto.{'parallel' if parallel else 'sequential'}"] = walk()
+            moto_query.install()
+            for attempt in (1, 2):
+                for parallel in (False, True):
+                    feed_repo.PARALLEL_READS = parallel
+                    name = f"feed_read.partition_query.{'parallel' if parallel else 'sequential'}.{attempt}"
+                    summary[name] = walk()
+            moto_query.uninstall()
         summary["load_average"] = os.getloadavg()
         print(json.dumps(summary, indent=2))
 
