@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -310,3 +312,55 @@ def test_patched_query_stays_right_while_every_kind_of_write_changes_the_partiti
                     seen["by size" if page["Count"] < query.get("Limit", 10**6) else "by limit"] += 1
     # the comparisons covered answers with items, and pages ended by Limit and by moto's 1 MB size
     assert seen["items"] > 0 and seen["by limit"] > 0 and seen["by size"] > 0, seen
+
+
+def test_queries_on_one_thread_while_another_writes_see_whole_ordered_pages(empty_tables: Any) -> None:
+    """moto's threaded server writes and queries on different threads: the sorted keys are never half-updated."""
+    keys = [f"k{i:03}" for i in range(60)]
+    for key in keys[::2]:
+        empty_tables.put_item(TableName="strings", Item={"pk": {"S": "p0"}, "sk": {"S": key}})
+    failures: list[BaseException] = []
+    writing = threading.Event()
+    writing.set()
+
+    def write() -> None:
+        rng = random.Random(5)
+        try:
+            for _ in range(400):
+                key = {"pk": {"S": "p0"}, "sk": {"S": rng.choice(keys)}}
+                if rng.random() < 0.5:
+                    empty_tables.put_item(TableName="strings", Item=key)
+                else:
+                    empty_tables.delete_item(TableName="strings", Key=key)
+        except BaseException as error:  # the reader's assertions below report it
+            failures.append(error)
+        finally:
+            writing.clear()
+
+    query = {
+        "TableName": "strings",
+        "KeyConditionExpression": "pk = :pk AND sk > :a",
+        "ExpressionAttributeValues": {":pk": {"S": "p0"}, ":a": {"S": "k010"}},
+        "Limit": 7,
+    }
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns every few bytecodes: a half-done update would show
+    moto_query.install()
+    try:
+        writer = threading.Thread(target=write)
+        writer.start()
+        pages = 0
+        while writing.is_set() or pages == 0:
+            for forward in (True, False):
+                answer = empty_tables.query(**query, ScanIndexForward=forward)
+                got = [item["sk"]["S"] for item in answer["Items"]]
+                assert got == sorted(got, reverse=not forward) and len(set(got)) == len(got)
+                assert all(key > "k010" for key in got) and len(got) <= 7
+                pages += 1
+        writer.join()
+    finally:
+        moto_query.uninstall()
+        sys.setswitchinterval(interval)
+    assert not failures
+    for forward in (True, False):  # once the writes are over, the answer is unpatched moto's
+        _compare(empty_tables, {**query, "ScanIndexForward": forward}, walk=True)
