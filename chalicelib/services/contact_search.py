@@ -41,6 +41,8 @@ MAX_EXAMINED = 1000
 LOAD_CHUNK = 100
 # Words tried as the driver, longest first, before falling back to walking the sort order.
 MAX_DRIVER_TRIES = 2
+# The cursor plan of a search that walks the sort order because none of its words is selective.
+WALK = "walk"
 
 
 @dataclass
@@ -215,22 +217,27 @@ def _accepts(request: Request, candidate: Candidate) -> bool:
 
 def _page(request: Request, cursor: str | None) -> ContactPage:
     signature = request.signature()
-    after = cursors.decode(cursor, request.tenant_id, signature)
+    start = cursors.decode_position(cursor, request.tenant_id, signature)
+    after = start.after if start else None
     stream: Iterator[Candidate] | None = None
-    if request.terms:
+    if request.terms and not (start and start.plan == WALK):
         stream = _indexed(request, after)
+    # Only a search whose words are all broad walks with text: its cursor says so, and the next
+    # page skips sizing up the words again. Any plan continues any other's position.
+    plan = WALK if request.terms and stream is None else None
     if stream is None:
         stream = _in_order(request, after)
     found: list[Candidate] = []
     for examined, candidate in enumerate(_with_contacts(request.tenant_id, stream, request.limit + 1), start=1):
         if _accepts(request, candidate):
             if len(found) == request.limit:  # one more match exists: there is a next page
-                next_cursor = cursors.encode(request.tenant_id, signature, found[-1].position)
+                next_cursor = cursors.encode(request.tenant_id, signature, found[-1].position, plan)
                 return _answer(request.tenant_id, found, next_cursor)
             found.append(candidate)
         if examined >= MAX_EXAMINED:
             # Everything up to this candidate was looked at, so the next page starts after it.
-            return _answer(request.tenant_id, found, cursors.encode(request.tenant_id, signature, candidate.position))
+            next_cursor = cursors.encode(request.tenant_id, signature, candidate.position, plan)
+            return _answer(request.tenant_id, found, next_cursor)
     return _answer(request.tenant_id, found, None)
 
 

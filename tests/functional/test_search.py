@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from chalicelib.repository import search_index as index_repo
-from chalicelib.services import contact_search, search_index
+from chalicelib.services import contact_search, cursors, search_index
+from chalicelib.services.search_words import parse_query
 from tests.functional.conftest import Caller
 from tests.functional.dynamo import counting, hooked
 from tests.functional.stream import ContactStream
@@ -26,10 +27,9 @@ def search(caller: Caller, query: str, **body: Any) -> list[str]:
     return emails(caller.post("/api/contacts/search", {"query": query, "limit": 100, **body}))
 
 
-def walk(caller: Caller, body: dict[str, Any]) -> list[str]:
-    """Every email a search returns by following nextCursor (POST /api/contacts/search)."""
+def walk(caller: Caller, body: dict[str, Any], cursor: str | None = None) -> list[str]:
+    """Every email a search returns by following nextCursor (POST /api/contacts/search), from `cursor` on."""
     found: list[str] = []
-    cursor = None
     for _ in range(10_000):
         page = caller.post("/api/contacts/search", {**body, "cursor": cursor}).json_body
         found += [c["email"] for c in page["data"]]
@@ -239,6 +239,92 @@ def test_completeness_when_matches_are_spread_and_a_filter_is_selective(
     assert walk(acme, {"query": "needle", "limit": 3}) == needles
     newest = walk(acme, {"query": "needle", "limit": 4, "sort": {"field": "createdAt", "order": "desc"}})
     assert sorted(newest) == needles and newest[0] == needles[-1]
+
+
+class PostingReads:
+    """The word-posting Queries a request sends: (Select, items transferred) each."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[str, int]] = []
+
+    def before(self, model: Any, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if model.name == "Query" and "begins_with" in params.get("KeyConditionExpression", ""):
+            context["test_postings"] = params.get("Select", "ALL_ATTRIBUTES")
+
+    def after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if "test_postings" in context:
+            self.reads.append((context["test_postings"], len(parsed.get("Items", []))))
+
+    def during(self, action: Callable[[], Any]) -> list[tuple[str, int]]:
+        self.reads = []
+        with hooked("before-parameter-build.dynamodb", self.before), hooked("after-call.dynamodb", self.after):
+            action()
+        return self.reads
+
+
+def test_a_broad_word_is_sized_up_without_transferring_its_postings(
+    acme: Caller, index_pump: Pump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small bounds stand in for a large tenant: 5 postings probed, a word under more than 20 contacts is broad.
+    monkeypatch.setattr(index_repo, "PROBE_POSTINGS", 5)
+    monkeypatch.setattr(contact_search, "MAX_POSTINGS", 20)
+    rows = [{"email": f"b{i:03}@broadco.com", "company": "Broadco"} for i in range(60)]
+    rows += [{"email": f"m{i:03}@mid.com", "firstName": "Midname"} for i in range(12)]
+    rows += [{"email": f"r{i:03}@rare.com", "lastName": "Rarely"} for i in range(3)]
+    bulk(acme, rows)
+    index_pump()
+    reads = PostingReads()
+
+    # A rare word: one Query of its postings.
+    assert reads.during(lambda: search(acme, "rarely")) == [("ALL_ATTRIBUTES", 3)]
+    # Between the probe and the bound: probed, the rest counted, then read; each posting transferred once.
+    found: list[str] = []
+    assert reads.during(lambda: found.extend(search(acme, "midname"))) == [
+        ("ALL_ATTRIBUTES", 6),
+        ("COUNT", 0),
+        ("ALL_ATTRIBUTES", 6),
+    ]
+    assert found == [f"m{i:03}@mid.com" for i in range(12)]
+    # A broad word: the probe and a count, none of the other postings; the search walks the sort order.
+    broad = {"query": "broadco", "limit": 25}
+    first = reads.during(lambda: found.__setitem__(slice(None), [acme.post("/api/contacts/search", broad).json_body]))
+    assert first == [("ALL_ATTRIBUTES", 6), ("COUNT", 0)]
+    page = found[0]
+    assert [c["email"] for c in page["data"]] == [f"b{i:03}@broadco.com" for i in range(25)]
+    # Its cursor remembers the walk: the next pages send no posting Query, and the walk finds every match once.
+    following = {**broad, "cursor": page["nextCursor"]}
+    assert reads.during(lambda: acme.post("/api/contacts/search", following)) == []
+    assert walk(acme, broad) == [f"b{i:03}@broadco.com" for i in range(60)]
+
+
+def test_any_plan_a_cursor_names_continues_the_search_correctly(acme: Caller, index_pump: Pump) -> None:
+    bulk(acme, [{"email": f"n{i:02}@plan.com", "lastName": "Planner" if i % 2 else "Other"} for i in range(30)])
+    index_pump()
+    body = {"query": "planner", "limit": 4}
+    first = acme.post("/api/contacts/search", body).json_body
+    position = cursors.decode(first["nextCursor"], acme.tenant_id, _signature(acme, body))
+    assert position is not None
+    rest = [f"n{i:02}@plan.com" for i in range(9, 30, 2)]
+    assert walk(acme, body, first["nextCursor"]) == rest
+    for plan in (contact_search.WALK, "unknown"):
+        forged = cursors.encode(acme.tenant_id, _signature(acme, body), position, plan)
+        assert walk(acme, body, forged) == rest
+
+
+def _signature(caller: Caller, body: dict[str, Any]) -> str:
+    """The listing a search's cursors are bound to (what contact_search computes from the body)."""
+    from chalicelib.schemas.contacts import SearchBody
+
+    parsed = SearchBody.model_validate(body)
+    request = contact_search.Request(
+        caller.tenant_id,
+        parse_query(parsed.query),
+        contact_search.ContactFilter(),
+        parsed.sort.field,
+        parsed.sort.order == "desc",
+        parsed.limit,
+    )
+    return request.signature()
 
 
 def test_a_search_costs_the_same_calls_whatever_the_tenant_size(acme: Caller, globex: Caller, index_pump: Pump) -> None:

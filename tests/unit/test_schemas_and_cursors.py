@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -48,6 +51,19 @@ def test_cursor_round_trip():
     assert "bob" not in cursor  # opaque to the eye
     assert cursors.decode(cursor, "tnt_a", "all") == "bob@example.com"
     assert cursors.decode(None, "tnt_a", "all") is None
+
+
+def test_a_cursor_may_carry_the_plan_of_its_listing():
+    cursor = cursors.encode("tnt_a", "all", "bob@example.com", "walk")
+    assert cursors.decode_position(cursor, "tnt_a", "all") == cursors.Position("bob@example.com", "walk")
+    assert cursors.decode_position(cursors.encode("tnt_a", "all", "x"), "tnt_a", "all") == cursors.Position("x")
+
+
+@pytest.mark.parametrize("data", [{"t": "tnt_a", "l": "all", "a": "x", "p": 1}, ["tnt_a", "all", "x"]])
+def test_a_cursor_with_a_plan_that_is_not_text_is_refused(data):
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+    with pytest.raises(errors.BadRequest):
+        cursors.decode_position(forged, "tnt_a", "all")
 
 
 @pytest.mark.parametrize(("tenant", "listing"), [("tnt_b", "all"), ("tnt_a", "tag#vip")])
