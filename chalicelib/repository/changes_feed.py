@@ -10,9 +10,8 @@ that. A reader merges the shards by position (docs/changes-feed.md). Also the er
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from itertools import chain
 from typing import Any
 
 from chalicelib.repository.aws import client
@@ -23,8 +22,10 @@ from chalicelib.repository.search_index import shard_of
 
 # 4 partition keys per tenant: ~4,000 entry writes/s, and a page costs 4 Queries (docs/changes-feed.md).
 FEED_SHARDS = 4
-# Whether a page's first Query of every shard goes out at once (threads) or one after another.
-PARALLEL_READS = False
+# A shard's Query asks for this share of the entries a page wants: contacts hash evenly, so each
+# shard supplies about 1/FEED_SHARDS of a page and twice that leaves room; a shard that supplies
+# more is simply read on (one more Query), so a page reads about twice what it answers, not 4x.
+SHARD_SHARE = 2 / FEED_SHARDS
 
 
 def feed_pk(tenant_id: str, shard: int) -> str:
@@ -88,25 +89,22 @@ def _shard_entries(pk: str, after: str, before: str, page_size: int) -> Iterator
         request = {**request, "ExclusiveStartKey": start}
 
 
-def _first_page(stream: Iterator[ChangeEntryItem]) -> Iterator[ChangeEntryItem]:
-    """The stream with its first Query already made (run in a thread), the rest still lazy."""
-    first = next(stream, None)
-    return iter(()) if first is None else chain([first], stream)
+def shard_page_size(wanted: int) -> int:
+    """Entries one shard's Query asks for when a page wants `wanted` entries of the merge."""
+    return max(1, math.ceil(wanted * SHARD_SHARE))
 
 
-def read_entries(tenant_id: str, after: str, before: str, page_size: int) -> Iterator[ChangeEntryItem]:
+def read_entries(tenant_id: str, after: str, before: str, wanted: int) -> Iterator[ChangeEntryItem]:
     """A tenant's entries with `after` < position < `before`, merged across shards in position order.
 
-    Strongly consistent. Each shard is read lazily, `page_size` entries a Query, so a page
-    costs FEED_SHARDS Queries to start and more only where one shard supplies more than
-    `page_size` of what the caller reads. Because the merge hands out the smallest position
-    of all shards first, every entry before the last one read has been read, whichever
-    shard holds it: the last position read is a safe cursor.
+    Strongly consistent. Each shard is read lazily, `shard_page_size(wanted)` entries a Query,
+    so a page costs FEED_SHARDS Queries to start and one more each time a shard supplies more
+    than that. Because the merge hands out the smallest position of all shards first, every
+    entry before the last one read has been read, whichever shard holds it: the last
+    position read is a safe cursor.
     """
-    streams = [_shard_entries(feed_pk(tenant_id, shard), after, before, page_size) for shard in range(FEED_SHARDS)]
-    if PARALLEL_READS:
-        with ThreadPoolExecutor(max_workers=FEED_SHARDS) as pool:
-            streams = list(pool.map(_first_page, streams))
+    size = shard_page_size(wanted)
+    streams = [_shard_entries(feed_pk(tenant_id, shard), after, before, size) for shard in range(FEED_SHARDS)]
     return heapq.merge(*streams, key=lambda entry: entry.position)
 
 

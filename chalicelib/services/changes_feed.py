@@ -181,7 +181,7 @@ def read_changes(principal: Principal, query: ChangesQuery) -> ChangesPage:
     last: str | None = None
     complete = True
     # One Query per shard to start, merged by position: MAX_EXAMINED bounds the entries read from all shards together.
-    entries = repo.read_entries(tenant_id, after, horizon, page_size=query.limit + 1)
+    entries = repo.read_entries(tenant_id, after, horizon, wanted=query.limit + 1)
     for examined, entry in enumerate(entries, start=1):
         if entry.contact_id not in kept and len(kept) == query.limit:
             complete = False  # this entry starts the next page

@@ -199,7 +199,7 @@ def test_a_cursor_older_than_30_days_is_410(acme: Caller, relay: RelayPump, cloc
 def test_entries_expire_with_a_ttl_after_30_days(acme: Caller, relay: RelayPump, clock: FakeClock) -> None:
     acme.post("/api/contacts", {"email": "ann@example.com"})
     relay.pump()
-    [entry] = changes_feed.repo.read_entries(acme.tenant_id, "0", "9", page_size=10)
+    [entry] = changes_feed.repo.read_entries(acme.tenant_id, "0", "9", wanted=10)
     assert 30 * 86400 < entry.expires_at - clock.moment.timestamp() <= 31 * 86400
 
 

@@ -4,11 +4,12 @@ Not a pytest test: a measurement that prints one JSON summary. It runs in-proces
 moto (mock_aws): N contacts are created by bulk upsert (one tag and one group each),
 then each gets one tag change. The stream is handed to each consumer separately
 while a botocore hook counts the DynamoDB calls and the items they write; then the
-feed is walked with limit=100 through the app (chalice.test.Client), timed, with the
-shards' Queries made one after another and in threads (repository/changes_feed.py).
+feed is walked with limit=100 through the app (chalice.test.Client), timed, with each
+shard's Query asking for the whole page (limit + 1, as first built) and for its share
+(`SHARD_SHARE`, repository/changes_feed.py).
 
 Figures: items written per contact change by each consumer (write amplification),
-DynamoDB calls per change, and feed pages/s, changes/s and DynamoDB calls per page read. moto's figures are
+DynamoDB calls per change, and feed pages/s, changes/s, DynamoDB calls and entries read per page. moto's figures are
 not DynamoDB's: a cancelled transaction, for one, deep-copies the table in moto.
 """
 
@@ -103,9 +104,15 @@ def main() -> None:
                         "seconds_on_moto": round(seconds, 2),
                     }
 
+            def count_entries(model: Any, parsed: dict[str, Any], **_: Any) -> None:
+                if model.name == "Query":
+                    items["read"] += len(parsed.get("Items", []))
+
             def walk() -> dict[str, Any]:
                 calls.clear()
+                items.clear()
                 events.register("before-parameter-build.dynamodb", record, unique_id="bench")
+                events.register("after-call.dynamodb", count_entries, unique_id="bench-read")
                 pages = 0
                 read = 0
                 cursor = ""
@@ -120,6 +127,7 @@ def main() -> None:
                     cursor = f"&since={page['nextCursor']}"
                 seconds = time.perf_counter() - started
                 events.unregister("before-parameter-build.dynamodb", unique_id="bench")
+                events.unregister("after-call.dynamodb", unique_id="bench-read")
                 return {
                     "pages": pages,
                     "changes": read,
@@ -128,20 +136,17 @@ def main() -> None:
                     "changes_per_s": round(read / seconds, 1),
                     "queries_per_page": round(calls["Query"] / pages, 2),
                     "calls_per_page": round(sum(calls.values()) / pages, 2),
+                    "entries_read_per_page": round(items["read"] / pages, 1),
                 }
 
-            # The shards' first Queries one after another, then at once (threads), interleaved so that
-            # the machine's load weighs on both alike: on moto as it is (a Query reads the whole
-            # table, as in the figures before sharding), then with the local stack's Query patch.
-            for parallel in (False, True):
-                feed_repo.PARALLEL_READS = parallel
-                summary[f"feed_read.moto.{'parallel' if parallel else 'sequential'}"] = walk()
+            # A shard's Query sized for the whole page (as first built) or for its share, interleaved
+            # so that the machine's load weighs on both alike, with the local stack's Query patch.
+            shares = {"whole_page": 1.0, "share": feed_repo.SHARD_SHARE}
             moto_query.install()
             for attempt in (1, 2):
-                for parallel in (False, True):
-                    feed_repo.PARALLEL_READS = parallel
-                    name = f"feed_read.partition_query.{'parallel' if parallel else 'sequential'}.{attempt}"
-                    summary[name] = walk()
+                for name, share in shares.items():
+                    feed_repo.SHARD_SHARE = share
+                    summary[f"feed_read.{name}.{attempt}"] = walk()
             moto_query.uninstall()
         summary["load_average"] = os.getloadavg()
         print(json.dumps(summary, indent=2))
