@@ -95,6 +95,12 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("moto server did not start")
 
 
+def progress(step: str, **figures: Any) -> None:
+    """A line on stderr per step (a long run on a loaded machine shows where it is, and what it measured so far)."""
+    line = {"step": step, "at": time.strftime("%X"), "load": os.getloadavg(), **figures}
+    print(json.dumps(line), file=sys.stderr, flush=True)
+
+
 def report(stack: Stack) -> dict[str, Any]:
     """Ask the devstack for its counts since the last report (one JSON line on its output)."""
     seen = len(stack.output)
@@ -143,6 +149,7 @@ def drain_relay(stack: Stack, aws: str, expected_records: int, timeout: float = 
         total["workerSqsCalls"].update(found.get("workerSqsCalls", {}))
         if total["relay"]["records"] >= expected_records:
             break
+        progress("relay", records=total["relay"]["records"], of=expected_records, failures=total["relay"]["failures"])
         time.sleep(1.0)
     total["consumerSeconds"] = wait_for_consumer(aws)
     total["seconds"] = time.perf_counter() - started
@@ -350,17 +357,23 @@ def main() -> int:
     try:
         caller = HttpCaller(stack.api, create_tenant(stack, "Bench")["apiKey"])
         baseline = report(stack)
+        progress("create", rows=ROWS)
         create_seconds, created = timed_bulk(caller, {"contacts": rows("Acme"), "tags": [TAG]})
         after_create = report(stack)
+        progress("relayAfterCreate", createSeconds=round(create_seconds, 2))
         relayed = [drain_relay(stack, aws, ROWS - after_create["relay"]["records"])]
         consumer_seconds = [relayed[0]["consumerSeconds"]]
+        progress("update", relayDrainSeconds=round(relayed[0]["seconds"], 1))
         update_seconds, updated = timed_bulk(caller, {"contacts": rows("Acme Corp"), "tags": [TAG]})
         after_update = report(stack)
+        progress("relayAfterUpdate", updateSeconds=round(update_seconds, 2))
         relayed.append(drain_relay(stack, aws, ROWS - after_update["relay"]["records"]))
         consumer_seconds.append(relayed[1]["consumerSeconds"])
+        progress("lag", relayDrainSeconds=round(relayed[1]["seconds"], 1))
         lag = measure_lag(stack, caller)
     finally:
         stack.stop()
+    progress("floor")
     floor = bare_floor(aws)
     try:
         tables = {
@@ -369,6 +382,7 @@ def main() -> int:
             "memberships": "fli-dev-memberships",
             "meta": "fli-dev-meta",
         }
+        progress("direct")
         direct_seconds = direct_minimum(aws, tables)
     finally:
         moto.terminate()
