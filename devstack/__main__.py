@@ -54,7 +54,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=None,
         metavar="PORT",
-        help="serve the fault switches (SQS refusing, the relay dying mid-batch) on this port; see devstack/faults.py",
+        help="serve the fault switches (SQS refusing, the relay dying or paused) on this port; see devstack/faults.py",
     )
     parser.add_argument(
         "--api-timeout",
@@ -162,7 +162,7 @@ def _start_workers(event_consumer: bool = True) -> list[Any]:
     return [*workers, import_worker.start()]
 
 
-def _start_relay(embedded_aws: bool) -> Any:
+def _start_relay(embedded_aws: bool, paused: threading.Event | None) -> Any:
     """The contacts table's stream, pumped into the relay with Lambda's event shape (moto cannot invoke Lambda)."""
     import boto3
 
@@ -176,7 +176,11 @@ def _start_relay(embedded_aws: bool) -> Any:
     else:
         reader = StreamReader(boto3.client("dynamodb"), boto3.client("dynamodbstreams"), settings.contacts_table)
     pump = StreamPump(
-        reader, app_module.relay_contact_changes, function_name="relay_contact_changes", region=settings.region
+        reader,
+        app_module.relay_contact_changes,
+        function_name="relay_contact_changes",
+        region=settings.region,
+        paused=paused,
     )
     return pump.start()
 
@@ -214,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         counter.install()
         signal.signal(signal.SIGUSR1, counter.print_report)
     faults_url = None
+    relay_paused = None
     if args.fault_port is not None:
         from devstack.faults import Faults
 
@@ -221,9 +226,10 @@ def main(argv: list[str] | None = None) -> int:
         faults.install()
         faults.serve(args.host, args.fault_port)
         faults_url = f"http://{args.host}:{args.fault_port}/faults"
+        relay_paused = faults.relay_paused
     api_server = _serve_api(args.host, args.port, args.api_timeout)
     workers = [
-        _start_relay(embedded_aws=moto_server is not None),
+        _start_relay(embedded_aws=moto_server is not None, paused=relay_paused),
         *_start_workers(event_consumer=not args.no_event_consumer),
     ]
     if moto_server is not None:

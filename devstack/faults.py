@@ -7,6 +7,9 @@ own SQS client and lets a test switch them over a tiny HTTP control endpoint:
     POST /faults {"sqs": "accept"}               SQS works again
     POST /faults {"relayCrashAfterCalls": 1}     the relay dies right after its next successful
                                                  SendMessageBatch (once): part of its batch is sent
+    POST /faults {"relay": "pause"}              the relay reads nothing (its stream mapping disabled,
+                                                 or far behind): records wait on the stream
+    POST /faults {"relay": "run"}                it catches up from where it stopped
     GET  /faults                                 the switches and what they did so far
 
 Never part of a deployment: only `python -m devstack --fault-port N` starts it.
@@ -35,6 +38,9 @@ class Faults:
         self.crash_after: int | None = None
         self.refused_calls = 0
         self.crashes = 0
+        # Set while the relay is paused; the stack's StreamPump waits on it (make bench times a bulk
+        # request with the relay paused and running: on AWS it is another Lambda on other machines).
+        self.relay_paused = threading.Event()
 
     def install(self) -> None:
         from chalicelib.repository.aws import client
@@ -68,6 +74,11 @@ class Faults:
         with self.lock:
             if "sqs" in body:
                 self.sqs_refused = body["sqs"] == "refuse"
+            if "relay" in body:
+                if body["relay"] == "pause":
+                    self.relay_paused.set()
+                else:
+                    self.relay_paused.clear()
             if "relayCrashAfterCalls" in body:
                 after = body["relayCrashAfterCalls"]
                 self.crash_after = int(after) if after is not None else None
@@ -76,6 +87,7 @@ class Faults:
         with self.lock:
             return {
                 "sqs": "refuse" if self.sqs_refused else "accept",
+                "relay": "pause" if self.relay_paused.is_set() else "run",
                 "relayCrashAfterCalls": self.crash_after,
                 "refusedCalls": self.refused_calls,
                 "relayCrashes": self.crashes,

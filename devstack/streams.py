@@ -122,7 +122,8 @@ class StreamPump:
     handler raised is handed over again, unchanged, after a short back-off, until it
     succeeds (the mapping's MaximumRetryAttempts: -1): nothing behind it on the shard
     moves before it does. An idle stream is polled every `poll_seconds`, so a write
-    reaches the handler well under a second later.
+    reaches the handler well under a second later. While `paused` is set it reads nothing
+    (devstack/faults.py), and then goes on from where it stopped.
     """
 
     def __init__(
@@ -135,6 +136,7 @@ class StreamPump:
         batch_size: int = 1000,
         timeout_seconds: float = 300,
         poll_seconds: float = 0.1,
+        paused: threading.Event | None = None,
     ) -> None:
         self.reader = reader
         self.handler = handler
@@ -143,6 +145,7 @@ class StreamPump:
         self.batch_size = batch_size
         self.timeout_seconds = timeout_seconds
         self.poll_seconds = poll_seconds
+        self.paused = paused or threading.Event()
         self._pending: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream:{function_name}", daemon=True)
@@ -181,6 +184,9 @@ class StreamPump:
         mark_worker(RELAY)
         failures = 0
         while not self._stop.is_set():
+            if self.paused.is_set():
+                self._stop.wait(self.poll_seconds)
+                continue
             try:
                 handled = self.pump_once()
             except Exception:

@@ -180,6 +180,23 @@ def test_a_relay_dying_mid_batch_sends_the_same_event_ids_again_and_none_is_deli
     assert {r.json()["data"]["contact"]["id"] for r in receiver.received} == set(ids.values())
 
 
+@pytest.mark.timeout(600)
+def test_changes_made_while_the_relay_is_paused_wait_on_the_stream_and_each_arrive_once_after(faulty, receiver):
+    caller, _ = tenant(faulty, "Paused")
+    register(caller, receiver.url())
+    assert set_faults(faulty, relay="pause")["relay"] == "pause"
+    try:
+        created = [caller.post("/api/contacts", json={"email": f"paused{i}@example.com"}) for i in range(20)]
+        assert [answer.status_code for answer in created] == [201] * 20  # writes never wait for the relay
+        time.sleep(3)
+        assert receiver.received == []  # nothing left the stream while the relay was paused
+    finally:
+        assert set_faults(faulty, relay="run")["relay"] == "run"
+    seen = wait_for_ids(receiver, 20, timeout=300)
+    assert len(seen) == 20 and max(seen.values()) == 1
+    assert {r.json()["data"]["contact"]["id"] for r in receiver.received} == {a.json()["id"] for a in created}
+
+
 def test_a_record_the_relay_cannot_convert_is_parked_and_later_changes_are_delivered(faulty, receiver):
     caller, tenant_id = tenant(faulty, "Parked")
     register(caller, receiver.url())
