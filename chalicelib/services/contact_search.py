@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.repository import bulk as bulk_repo
@@ -39,6 +39,8 @@ MAX_POSTINGS_BY_UPDATED_AT = 1000
 # Candidates one request looks at, so that a rare match cannot time the request out.
 MAX_EXAMINED = 1000
 LOAD_CHUNK = 100
+# Items a Query of the walk asks for when words or filters reject some candidates.
+WALK_PAGE = 200
 # Words tried as the driver, longest first, before falling back to walking the sort order.
 MAX_DRIVER_TRIES = 2
 # The cursor plan of a search that walks the sort order because none of its words is selective.
@@ -167,7 +169,7 @@ def _indexed(request: Request, after: str | None) -> Iterator[Candidate] | None:
 def _in_order(request: Request, after: str | None) -> Iterator[Candidate]:
     """Every contact (or every member of a filter's tag or group) in the requested order, after a position."""
     busy = bool(request.terms) or not request.where.is_empty()
-    page_size = 200 if busy else request.limit + 1
+    page_size = WALK_PAGE if busy else request.limit + 1
     if request.sort == "email":
         membership = request.where.membership()
         if membership is not None:
@@ -180,27 +182,31 @@ def _in_order(request: Request, after: str | None) -> Iterator[Candidate]:
 
 
 def _with_contacts(tenant_id: str, candidates: Iterator[Candidate], first: int) -> Iterator[Candidate]:
-    """The candidates with their stored contact (None when gone), loaded with BatchGetItem a chunk at a time."""
+    """The candidates with their stored contact (None when gone), in order, loaded with BatchGetItem a chunk at a time.
+
+    A candidate that already carries its contact (the email-order walk reads the contacts
+    themselves) is handed on at once: reading ahead would only pull more of the walk's pages.
+    """
     size = first
-    while True:
-        chunk: list[Candidate] = []
-        for candidate in candidates:
-            chunk.append(candidate)
-            if len(chunk) == size:
-                break
-        if not chunk:
-            return
-        wanted = {c.email for c in chunk if c.contact is None}
-        loaded = bulk_repo.load_contacts(tenant_id, wanted, Deadline()) if wanted else {}
-        for candidate in chunk:
-            if candidate.contact is None:
-                candidate = Candidate(
-                    candidate.position, candidate.email, candidate.contact_id, loaded.get(candidate.email)
-                )
+    waiting: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.contact is not None and not waiting:
             yield candidate
-        if len(chunk) < size:
-            return
-        size = LOAD_CHUNK
+            continue
+        waiting.append(candidate)
+        if len(waiting) == size:
+            yield from _loaded(tenant_id, waiting)
+            waiting, size = [], LOAD_CHUNK
+    yield from _loaded(tenant_id, waiting)
+
+
+def _loaded(tenant_id: str, chunk: list[Candidate]) -> Iterator[Candidate]:
+    wanted = {c.email for c in chunk if c.contact is None}
+    loaded = bulk_repo.load_contacts(tenant_id, wanted, Deadline()) if wanted else {}
+    for candidate in chunk:
+        if candidate.contact is None:
+            candidate = replace(candidate, contact=loaded.get(candidate.email))
+        yield candidate
 
 
 def _accepts(request: Request, candidate: Candidate) -> bool:

@@ -11,6 +11,7 @@ import pytest
 from chalicelib.repository import search_index as index_repo
 from chalicelib.services import contact_search, cursors, search_index
 from chalicelib.services.search_words import parse_query
+from chalicelib.settings import settings
 from tests.functional.conftest import Caller
 from tests.functional.dynamo import counting, hooked
 from tests.functional.stream import ContactStream
@@ -295,6 +296,27 @@ def test_a_broad_word_is_sized_up_without_transferring_its_postings(
     following = {**broad, "cursor": page["nextCursor"]}
     assert reads.during(lambda: acme.post("/api/contacts/search", following)) == []
     assert walk(acme, broad) == [f"b{i:03}@broadco.com" for i in range(60)]
+
+
+def test_a_walk_reads_no_further_than_its_page_needs(
+    acme: Caller, index_pump: Pump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contact_search, "MAX_POSTINGS", 20)  # "broadco" is broad: the search walks email order
+    monkeypatch.setattr(contact_search, "WALK_PAGE", 10)
+    rows = [{"email": f"c{i:03}@{'broadco' if i % 2 == 0 else 'other'}.com"} for i in range(160)]
+    bulk(acme, rows)
+    index_pump()
+    contact_queries: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        if params["TableName"] == settings.contacts_table:
+            contact_queries.append(params["KeyConditionExpression"])
+
+    with hooked("provide-client-params.dynamodb.Query", note):
+        page = acme.post("/api/contacts/search", {"query": "broadco", "limit": 25}).json_body
+    assert [c["email"] for c in page["data"]] == [f"c{i:03}@broadco.com" for i in range(0, 50, 2)]
+    # 51 contacts looked at (25 matches, and the 26th that shows a next page), 10 a Query.
+    assert len(contact_queries) == 6
 
 
 def test_any_plan_a_cursor_names_continues_the_search_correctly(acme: Caller, index_pump: Pump) -> None:
