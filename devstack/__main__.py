@@ -69,12 +69,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _start_embedded_aws(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_query
-    from devstack.atomic import make_dynamodb_writes_atomic
+    from devstack import moto_patches
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
-    make_dynamodb_writes_atomic()
-    moto_query.install()  # a Query reads its partition, not the whole table (devstack/moto_query.py)
+    moto_patches.install()  # atomic writes, partition Queries, fast item reads (devstack/moto_patches.py)
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()

@@ -71,12 +71,12 @@ def rows(company: str) -> list[dict[str, Any]]:
     ]
 
 
-# moto's server with the devstack's patches (devstack/atomic.py, devstack/moto_query.py): unpatched, moto
+# moto's server with the devstack's patches (devstack/moto_patches.py): unpatched, moto
 # backs up every table a transaction touches, item by item, and the relay's counters write in transactions;
 # a run without them grew the server to 15 GB and did not drain the relay in 10 minutes.
 PATCHED_MOTO_SERVER = (
-    "import sys; from devstack import moto_query; from devstack.atomic import make_dynamodb_writes_atomic; "
-    "make_dynamodb_writes_atomic(); moto_query.install(); from moto.server import main; main(sys.argv[1:])"
+    "import sys; from devstack import moto_patches; moto_patches.install(); "
+    "from moto.server import main; main(sys.argv[1:])"
 )
 
 

@@ -324,17 +324,16 @@ def bulk_with_relay(caller: HttpCaller, writes: IndexWrites) -> dict[str, Any]:
 
 
 def start_moto() -> tuple[Any, str]:
-    """moto's server in this process (Query patched as in the devstack), so that seeding can skip HTTP."""
+    """moto's server in this process (patched as in the devstack), so that seeding can skip HTTP."""
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_query
-    from devstack.atomic import make_dynamodb_writes_atomic
+    from devstack import moto_patches
     from tests.stack import free_port
 
-    # As the devstack does for its own moto: without it, moto backs up every table a transaction
-    # touches, item by item, so one contact create copied the 200,000-contact table several times.
-    make_dynamodb_writes_atomic()
-    moto_query.install()
+    # As the devstack does for its own moto (devstack/moto_patches.py): without atomic.py's transactions,
+    # moto backs up every table a transaction touches, item by item, so one contact create copied the
+    # 200,000-contact table several times.
+    moto_patches.install()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call drowns the output
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
